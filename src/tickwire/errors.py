@@ -1,0 +1,45 @@
+"""The exception hierarchy. Messages say what to do; they never contain keys or secrets."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ConnectionLost",
+    "HandshakeError",
+    "SlowConsumer",
+    "SubscriptionError",
+    "TickwireError",
+]
+
+
+class TickwireError(Exception):
+    """Base of every tickwire error."""
+
+
+class ConfigError(TickwireError, ValueError):
+    """A bad argument: unknown market or feed, malformed channel, missing API key."""
+
+
+class AuthError(TickwireError):
+    """The server rejected the credentials or the plan lacks the entitlement. Fatal: no retry."""
+
+
+class HandshakeError(TickwireError):
+    """The WebSocket upgrade was refused (HTTP status other than 101)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SubscriptionError(TickwireError):
+    """A subscription request is malformed or was rejected."""
+
+
+class ConnectionLost(TickwireError):
+    """The connection could not be restored within ``max_reconnects`` attempts."""
+
+
+class SlowConsumer(TickwireError):
+    """The consumer fell behind and the ``disconnect`` overflow policy was chosen."""

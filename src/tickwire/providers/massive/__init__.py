@@ -1,0 +1,1 @@
+"""The Massive (Polygon.io) provider: wire models, decoder, sans-I/O session."""
