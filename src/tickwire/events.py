@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 import msgspec
 
 __all__ = [
-    "ControlEvent",
     "Connected",
+    "ControlEvent",
     "DecodeError",
     "Disconnected",
     "Dropped",
@@ -110,7 +110,7 @@ class Disconnected(ControlEvent, tag="disconnected", kw_only=True):
 
     @property
     def at_datetime(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.at, tz=_dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.at, tz=_dt.UTC)
 
 
 class Reconnected(ControlEvent, tag="reconnected", kw_only=True):
@@ -128,11 +128,11 @@ class Reconnected(ControlEvent, tag="reconnected", kw_only=True):
 
     @property
     def gap_start_datetime(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.gap_start, tz=_dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.gap_start, tz=_dt.UTC)
 
     @property
     def gap_end_datetime(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.gap_end, tz=_dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.gap_end, tz=_dt.UTC)
 
 
 class SubscriptionRejected(ControlEvent, tag="subscription_rejected", kw_only=True):

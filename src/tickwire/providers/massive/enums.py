@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from ...errors import ConfigError
 
 __all__ = ["EventType", "Feed", "Market", "feed_host", "parse_market"]
 
 
-class Market(str, Enum):
+class Market(StrEnum):
     """A Massive cluster: the URL path on the feed host."""
 
     Stocks = "stocks"
@@ -29,7 +29,7 @@ class Market(str, Enum):
         return "futures" if self.value.startswith("futures") else self.value
 
 
-class Feed(str, Enum):
+class Feed(StrEnum):
     """A Massive feed host. ``RealTime`` and ``Delayed`` are the common ones."""
 
     RealTime = "socket.massive.com"
@@ -52,7 +52,7 @@ class Feed(str, Enum):
     StarterFeed = "starterfeed.massive.com"
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     """Wire ``ev`` values, with the official client's names."""
 
     EquityAgg = "A"

@@ -1,0 +1,7 @@
+"""The ``tickwire`` command line: ``stream``, ``sim`` (more commands join as features land)."""
+
+from __future__ import annotations
+
+from .app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,407 @@
+"""The one asyncio connection loop: picows transport, keepalive, timers, reconnect with backoff.
+
+Theory of operation
+-------------------
+:class:`Driver` owns the I/O for one logical stream and delegates every protocol
+decision to a sans-I/O :class:`~tickwire.session.base.Session`:
+
+    connect ─► serve (frames → session.receive → queue; session.outbox → socket;
+               timers → session.tick; keepalive pings) ─► disconnected
+       ▲                                                        │
+       └──── sleep max(backoff, session.retry_floor) ◄──────────┘  (unless fatal or closed)
+
+* Frames are handled in picows's synchronous ``on_ws_frame`` callback: decode, enqueue,
+  done. User code never runs there, so pings and reads never wait on it.
+* The keepalive is ours, not picows's, so that a pause for backpressure (``block``
+  policy) is not mistaken for a dead peer: a ping every ``ping_interval`` s, and the
+  connection is dropped when nothing at all (data, pong) arrived for ``ping_timeout``
+  s after a ping while reading was not paused.
+* Backoff is capped exponential with full jitter for handshake failures and in-session
+  drops alike, and resets only after ``stable_after`` seconds of streaming.
+* Every connection that ends yields a :class:`~tickwire.events.Disconnected` with its
+  reason and the delay before the next attempt; the session adds ``Reconnected`` with
+  the gap once streaming resumes. A finite ``max_reconnects`` ends in a loud
+  :class:`~tickwire.errors.ConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+
+import picows
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
+
+from ..backoff import Backoff
+from ..errors import ConnectionLost, TickwireError
+from ..events import Disconnected
+from ..pipeline.metrics import Metrics
+from ..pipeline.queue import EventQueue
+from ..session.base import Session
+
+__all__ = ["Driver", "DriverConfig"]
+
+log = logging.getLogger("tickwire.transport")
+
+# Close codes after which a reconnect is normal (anything but a user close).
+_CLOSE_NAMES = {
+    1000: "server closed (1000)",
+    1001: "server going away (1001)",
+    1006: "connection dropped (1006)",
+    1008: "policy violation (1008)",
+    1011: "server error (1011)",
+}
+
+
+class DriverConfig:
+    """Connection-loop settings. Every timeout is configurable so tests can make them short."""
+
+    def __init__(
+        self,
+        *,
+        max_reconnects: int | None = None,
+        backoff: Backoff | None = None,
+        stable_after: float = 30.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float = 20.0,
+        handshake_timeout: float = 10.0,
+        max_frame_size: int = 64 * 1024 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | None = None,
+        close_timeout: float = 1.0,
+    ) -> None:
+        if max_reconnects is not None and max_reconnects < 0:
+            raise ValueError("max_reconnects must be None (forever) or >= 0")
+        self.max_reconnects = max_reconnects
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.stable_after = stable_after
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.handshake_timeout = handshake_timeout
+        self.max_frame_size = max_frame_size
+        self.ssl_context = ssl_context
+        self.ca_file = ca_file
+        self.close_timeout = close_timeout
+
+    def ssl_for(self, url: str) -> ssl.SSLContext | None:
+        """TLS with verification on for wss://; ``ca_file`` adds a CA bundle (e.g. a corporate proxy's)."""
+        if not url.startswith("wss://"):
+            return None
+        if self.ssl_context is not None:
+            return self.ssl_context
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+class _Listener(WSListener):
+    """picows callbacks for one connection: the hot path."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.d = driver
+        self.session = driver.session
+        self.queue = driver.queue
+        self.metrics = driver.metrics
+        self.transport: WSTransport | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._fragments: list[bytes] | None = None
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        mt = frame.msg_type
+        if mt is WSMsgType.TEXT or mt is WSMsgType.BINARY:
+            if not frame.fin:
+                self._fragments = [frame.get_payload_as_bytes()]
+                return
+            data = frame.get_payload_as_bytes()
+        elif mt is WSMsgType.CONTINUATION:
+            if self._fragments is None:
+                return
+            self._fragments.append(frame.get_payload_as_bytes())
+            if not frame.fin:
+                return
+            data = b"".join(self._fragments)
+            self._fragments = None
+        else:
+            self._control_frame(transport, frame, mt)
+            return
+        now = time.time()
+        self.d.last_rx = now
+        session = self.session
+        events = session.receive(data, now)
+        m = self.metrics
+        m.frames += 1
+        m.bytes += len(data)
+        if events:
+            m.events += len(events)
+            m.last_event = events[-1]
+            self.queue.put_batch(events)
+        if session.outbox:
+            for out in session.data_to_send():
+                transport.send(WSMsgType.TEXT, out)
+        if session.close_requested:
+            self.d.close_transport()
+
+    def _control_frame(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
+        self.d.last_rx = time.time()
+        if mt is WSMsgType.CLOSE:
+            self.close_code = int(frame.get_close_code())
+            with contextlib.suppress(Exception):
+                self.close_reason = frame.get_close_message().decode("utf-8", "replace")
+            with contextlib.suppress(Exception):
+                transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        # PING is answered by picows (auto-pong); a PONG only refreshes last_rx.
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.d.on_disconnected()
+
+
+class Driver:
+    """Runs one session over picows until closed, reconnecting as the session and config say."""
+
+    def __init__(
+        self,
+        session: Session,
+        url: str | Callable[[], str],
+        queue: EventQueue,
+        *,
+        config: DriverConfig | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session = session
+        self._url = url
+        self.queue = queue
+        self.config = config or DriverConfig()
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.transport: WSTransport | None = None
+        self.listener: _Listener | None = None
+        self.last_rx = 0.0
+        self.connected = False
+        self.error: TickwireError | None = None
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._disconnected: asyncio.Event | None = None
+        self._reason_override: str | None = None
+        queue.on_pause = self._pause_reading
+        queue.on_resume = self._resume_reading
+        queue.on_overflow_disconnect = self._overflow_disconnect
+
+    # -- public -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._url() if callable(self._url) else self._url
+
+    def flush(self) -> None:
+        """Send whatever the session has queued (after a subscribe from user code)."""
+        t = self.transport
+        if t is None or not self.session.outbox:
+            return
+        for out in self.session.data_to_send():
+            t.send(WSMsgType.TEXT, out)
+
+    def close_transport(self, reason: str | None = None) -> None:
+        """Drop the current connection (the loop then reconnects unless closing)."""
+        if reason is not None and self._reason_override is None:
+            self._reason_override = reason
+        t = self.transport
+        if t is not None and not t.is_disconnected():
+            with contextlib.suppress(Exception):
+                t.send_close(WSCloseCode.OK)
+            t.disconnect(graceful=True)
+            # a peer that does not read could hold a graceful close forever
+            asyncio.get_running_loop().call_later(self.config.close_timeout, t.disconnect, False)
+
+    async def close(self) -> None:
+        """Stop for good: close the socket, end the loop, close the queue."""
+        self._closing = True
+        self._wake.set()
+        self.close_transport("closed by user")
+
+    async def run(self) -> None:
+        """The connection loop. Returns when closed; raises a fatal error or ConnectionLost."""
+        cfg = self.config
+        attempt = 0  # connection attempts since the last stable stream
+        try:
+            while not self._closing:
+                streamed_for = await self._connect_once(attempt)
+                if self._closing:
+                    break
+                fatal = self.session.fatal
+                if fatal is not None:
+                    self.error = fatal
+                    self._emit_disconnected(will_reconnect=False, retry_in=None)
+                    raise fatal
+                if streamed_for is not None and streamed_for >= cfg.stable_after:
+                    cfg.backoff.reset()
+                    attempt = 0
+                attempt += 1
+                if cfg.max_reconnects is not None and attempt > cfg.max_reconnects:
+                    err = ConnectionLost(
+                        f"gave up after {cfg.max_reconnects} reconnect attempts to {self.session_url_safe}; "
+                        "raise max_reconnects (None retries forever)"
+                    )
+                    self.error = err
+                    self._emit_disconnected(will_reconnect=False, retry_in=None)
+                    raise err
+                delay = max(cfg.backoff.next(), self.session.retry_floor)
+                self._emit_disconnected(will_reconnect=True, retry_in=delay)
+                await self._sleep(delay)
+        finally:
+            self.queue.close()
+
+    @property
+    def session_url_safe(self) -> str:
+        """The URL without query string (which could carry a key)."""
+        return self.url.split("?", 1)[0]
+
+    # -- internals --------------------------------------------------------------------
+
+    _pending_disconnect: tuple[str, int | None, str, float, int] | None = None
+
+    async def _connect_once(self, attempt: int) -> float | None:
+        """One connection: returns seconds streamed (None if it never streamed)."""
+        url = self.url
+        now = self.clock()
+        session = self.session
+        self._reason_override = None
+        self._pending_disconnect = None
+        try:
+            transport, listener = await picows.ws_connect(
+                lambda: _Listener(self),
+                url,
+                ssl_context=self.config.ssl_for(url),
+                websocket_handshake_timeout=self.config.handshake_timeout,
+                max_frame_size=self.config.max_frame_size,
+                extra_headers=session.handshake_headers(now) or None,
+                enable_auto_pong=True,
+                logger_name="tickwire.picows",
+            )
+        except picows.WSHandshakeError as exc:
+            status = exc.response.status if exc.response is not None else None
+            code = int(status) if status is not None else None
+            session.handshake_failed(code, self.clock())
+            log.warning("handshake with %s refused: HTTP %s", self.session_url_safe, code)
+            self._pending_disconnect = ("handshake_refused", code, f"HTTP {code}", self.clock(), 0)
+            return None
+        except (TimeoutError, OSError, picows.WSError, EOFError) as exc:
+            session.handshake_failed(None, self.clock())
+            log.warning("cannot connect to %s: %s", self.session_url_safe, type(exc).__name__)
+            self._pending_disconnect = ("connect_failed", None, type(exc).__name__, self.clock(), 0)
+            return None
+        assert isinstance(listener, _Listener)
+        self.transport = transport
+        self.listener = listener
+        self._disconnected = asyncio.Event()
+        self.last_rx = self.clock()
+        self.connected = True
+        session.connection_made(self.clock(), url, attempt)
+        if self._closing:
+            self.close_transport()
+        try:
+            await self._serve(transport)
+        finally:
+            self.connected = False
+            self.transport = None
+        now = self.clock()
+        streamed_for = (now - session.streaming_since) if session.streaming else None
+        session.connection_lost(now)
+        self.metrics.disconnects += 1
+        reason = self._reason_override or session.disconnect_reason
+        code = listener.close_code
+        if reason is None:
+            reason = _CLOSE_NAMES.get(code or 1006, f"closed ({code})")
+        self._pending_disconnect = (reason, code, listener.close_reason, now, session.epoch)
+        return streamed_for
+
+    async def _serve(self, transport: WSTransport) -> None:
+        assert self._disconnected is not None
+        cfg = self.config
+        session = self.session
+        next_ping = self.clock() + cfg.ping_interval if cfg.ping_interval else None
+        ping_sent_at: float | None = None
+        while not self._disconnected.is_set():
+            now = self.clock()
+            deadlines = [d for d in (session.next_deadline(), next_ping) if d is not None]
+            if ping_sent_at is not None:
+                deadlines.append(ping_sent_at + cfg.ping_timeout)
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._disconnected.wait(), timeout)
+            if self._disconnected.is_set():
+                break
+            now = self.clock()
+            events = session.tick(now)
+            if events:
+                self.queue.put_batch(events)
+            self.flush()
+            if session.close_requested:
+                self.close_transport()
+                continue
+            if next_ping is not None and now >= next_ping:
+                if ping_sent_at is None:
+                    ping_sent_at = now
+                    with contextlib.suppress(Exception):
+                        transport.send_ping()
+                next_ping = now + (cfg.ping_interval or 0.0)
+            if ping_sent_at is not None:
+                if self.last_rx > ping_sent_at:
+                    ping_sent_at = None
+                elif self.queue.paused:
+                    ping_sent_at = now  # not reading on purpose: the silence is ours
+                elif now - ping_sent_at >= cfg.ping_timeout:
+                    log.warning("no pong within %.1f s: dropping the connection", cfg.ping_timeout)
+                    self.close_transport("ping_timeout")
+
+    def on_disconnected(self) -> None:
+        if self._disconnected is not None:
+            self._disconnected.set()
+
+    def _emit_disconnected(self, *, will_reconnect: bool, retry_in: float | None) -> None:
+        pending = self._pending_disconnect
+        self._pending_disconnect = None
+        if pending is None:
+            return
+        reason, code, message, at, epoch = pending
+        if will_reconnect:
+            self.metrics.reconnects += 1
+        self.queue.put_batch(
+            [
+                Disconnected(
+                    reason=reason,
+                    at=at,
+                    epoch=epoch,
+                    code=code,
+                    message=message,
+                    will_reconnect=will_reconnect,
+                    retry_in=retry_in,
+                )
+            ]
+        )
+
+    async def _sleep(self, delay: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _pause_reading(self) -> None:
+        t = self.transport
+        if t is not None:
+            t.underlying_transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        t = self.transport
+        if t is not None and not t.is_disconnected():
+            t.underlying_transport.resume_reading()
+
+    def _overflow_disconnect(self) -> None:
+        log.warning("event queue over its bound: dropping the connection (overflow policy 'disconnect')")
+        self.close_transport("slow_consumer_local")
