@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from massive.websocket import MARKET_EVENT_MAP as OFFICIAL_EVENT_MAP
-from massive.websocket.models import Market as OfficialMarket
+from massive.websocket import MARKET_EVENT_MAP as OFFICIAL_EVENT_MAP  # type: ignore[import-untyped]
+from massive.websocket.models import Market as OfficialMarket  # type: ignore[import-untyped]
 
 from tickwire.events import Event, Status
 from tickwire.providers.massive import models as m
@@ -88,7 +88,10 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
     ),
     (
         "stocks",
-        {"ev": "LULD", "T": "MSFT", "h": 218.96, "l": 198.11, "i": [21], "z": 3, "t": 1601316752683746, "q": 290317},
+        {
+            "ev": "LULD", "T": "MSFT", "h": 218.96, "l": 198.11, "i": [21], "z": 3, "t": 1601316752683746,
+            "q": 290317,
+        },
         m.LimitUpLimitDown,
         {
             "symbol": "MSFT", "high_price": 218.96, "low_price": 198.11, "indicators": [21], "tape": 3,
@@ -123,9 +126,15 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
     # --- options
     (
         "options",
-        {"ev": "T", "sym": "O:AMC210827C00037000", "x": 65, "p": 1.54, "s": 1, "c": [233], "t": 1629320471337, "q": 9131},
+        {
+            "ev": "T", "sym": "O:AMC210827C00037000", "x": 65, "p": 1.54, "s": 1, "c": [233],
+            "t": 1629320471337, "q": 9131,
+        },
         m.EquityTrade,
-        {"symbol": "O:AMC210827C00037000", "exchange": 65, "price": 1.54, "size": 1, "id": None, "tape": None},
+        {
+            "symbol": "O:AMC210827C00037000", "exchange": 65, "price": 1.54, "size": 1, "id": None,
+            "tape": None,
+        },
     ),
     (
         "options",
@@ -134,7 +143,10 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
             "bs": 17, "as": 24, "t": 1644506128351, "q": 844090872,
         },
         m.EquityQuote,
-        {"symbol": "O:SPY241220P00720000", "bid_price": 9.71, "ask_size": 24, "condition": None, "tape": None},
+        {
+            "symbol": "O:SPY241220P00720000", "bid_price": 9.71, "ask_size": 24, "condition": None,
+            "tape": None,
+        },
     ),
     (
         "options",
@@ -147,7 +159,10 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
     ),
     (
         "options",
-        {"ev": "A", "sym": "O:SPY241220P00720000", "v": 5, "o": 9.7, "c": 9.8, "h": 9.8, "l": 9.7, "s": 1, "e": 2},
+        {
+            "ev": "A", "sym": "O:SPY241220P00720000", "v": 5, "o": 9.7, "c": 9.8, "h": 9.8, "l": 9.7, "s": 1,
+            "e": 2,
+        },
         m.EquityAgg,
         {"volume": 5, "open": 9.7, "close": 9.8},
     ),
@@ -156,11 +171,17 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
         "forex",
         {"ev": "C", "p": "USD/CNH", "x": 44, "a": 6.83366, "b": 6.83363, "t": 1536036818784},
         m.ForexQuote,
-        {"pair": "USD/CNH", "exchange_id": 44, "ask_price": 6.83366, "bid_price": 6.83363, "timestamp": 1536036818784},
+        {
+            "pair": "USD/CNH", "exchange_id": 44, "ask_price": 6.83366, "bid_price": 6.83363,
+            "timestamp": 1536036818784,
+        },
     ),
     (
         "forex",
-        {"ev": "CA", "pair": "USD/EUR", "o": 0.8687, "c": 0.86889, "h": 0.86889, "l": 0.8686, "v": 20, "s": 1539145740000},
+        {
+            "ev": "CA", "pair": "USD/EUR", "o": 0.8687, "c": 0.86889, "h": 0.86889, "l": 0.8686, "v": 20,
+            "s": 1539145740000,
+        },
         m.ForexAgg,
         {
             "pair": "USD/EUR", "open": 0.8687, "close": 0.86889, "high": 0.86889, "low": 0.8686, "volume": 20,
@@ -169,7 +190,10 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
     ),
     (
         "forex",
-        {"ev": "CAS", "pair": "EUR/USD", "o": 1.0852, "c": 1.0853, "h": 1.0854, "l": 1.0851, "v": 7, "s": 1, "e": 2},
+        {
+            "ev": "CAS", "pair": "EUR/USD", "o": 1.0852, "c": 1.0853, "h": 1.0854, "l": 1.0851, "v": 7,
+            "s": 1, "e": 2,
+        },
         m.ForexAggSec,
         {"pair": "EUR/USD", "volume": 7, "end_timestamp": 2},
     ),
@@ -197,7 +221,10 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
     ),
     (
         "crypto",
-        {"ev": "XT", "pair": "ETH-USD", "p": 2201.5, "t": 1700000000001, "s": 3, "c": [], "i": 991, "x": 2, "r": 2},
+        {
+            "ev": "XT", "pair": "ETH-USD", "p": 2201.5, "t": 1700000000001, "s": 3, "c": [], "i": 991,
+            "x": 2, "r": 2,
+        },
         m.CryptoTrade,
         {"id": 991, "size": 3.0, "conditions": []},
     ),
@@ -210,7 +237,8 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
         m.CryptoQuote,
         {
             "pair": "BTC-USD", "bid_price": 33052.79, "bid_size": 0.48, "ask_price": 33073.19,
-            "ask_size": 0.601, "timestamp": 1610462411115, "exchange_id": 1, "received_timestamp": 1610462411128,
+            "ask_size": 0.601, "timestamp": 1610462411115, "exchange_id": 1,
+            "received_timestamp": 1610462411128,
         },
     ),
     (
@@ -220,11 +248,17 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
             "h": 0.784, "l": 0.771, "s": 1610463240000, "e": 1610463300000,
         },
         m.CryptoAgg,
-        {"pair": "BCD-USD", "volume": 951.6112, "vwap": 0.7756, "avg_trade_size": 73, "end_timestamp": 1610463300000},
+        {
+            "pair": "BCD-USD", "volume": 951.6112, "vwap": 0.7756, "avg_trade_size": 73,
+            "end_timestamp": 1610463300000,
+        },
     ),
     (
         "crypto",
-        {"ev": "XAS", "pair": "BTC-USD", "v": 0.5, "vw": 33000.1, "z": 1, "o": 1.0, "c": 2.0, "h": 2.0, "l": 1.0, "s": 1, "e": 2},
+        {
+            "ev": "XAS", "pair": "BTC-USD", "v": 0.5, "vw": 33000.1, "z": 1, "o": 1.0, "c": 2.0, "h": 2.0,
+            "l": 1.0, "s": 1, "e": 2,
+        },
         m.CryptoAggSec,
         {"volume": 0.5, "open": 1.0},
     ),
@@ -275,7 +309,10 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
     ),
     (
         "indices",
-        {"ev": "AM", "sym": "I:NDX", "op": 12000.5, "o": 12001.0, "c": 12003.0, "h": 12004.0, "l": 12000.0, "s": 1, "e": 2},
+        {
+            "ev": "AM", "sym": "I:NDX", "op": 12000.5, "o": 12001.0, "c": 12003.0, "h": 12004.0,
+            "l": 12000.0, "s": 1, "e": 2,
+        },
         m.IndexAggMin,
         {"symbol": "I:NDX", "high": 12004.0, "accumulated_volume": None},
     ),
@@ -295,7 +332,8 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
         m.FuturesQuote,
         {
             "symbol": "ESZ4", "bid_price": 6001.0, "bid_size": 12, "bid_timestamp": 1732117800100,
-            "ask_price": 6001.25, "ask_size": 9, "ask_timestamp": 1732117800110, "sip_timestamp": 1732117800123,
+            "ask_price": 6001.25, "ask_size": 9, "ask_timestamp": 1732117800110,
+            "sip_timestamp": 1732117800123,
         },
     ),
     (
@@ -313,7 +351,10 @@ CASES: list[tuple[str, dict[str, Any], type[Event], dict[str, Any]]] = [
     ),
     (
         "futures/comex",
-        {"ev": "AM", "sym": "GCG5", "v": 3000, "dv": 7.9e8, "o": 2630.1, "c": 2631.0, "h": 2632.0, "l": 2629.5, "n": 900, "s": 1, "e": 2},
+        {
+            "ev": "AM", "sym": "GCG5", "v": 3000, "dv": 7.9e8, "o": 2630.1, "c": 2631.0, "h": 2632.0,
+            "l": 2629.5, "n": 900, "s": 1, "e": 2,
+        },
         m.FuturesAggMin,
         {"symbol": "GCG5", "total_value": 7.9e8, "transactions": 900},
     ),
@@ -357,20 +398,22 @@ def test_matches_official_client(
     official = official_cls.from_dict(dict(element))
     ours = MassiveDecoder(market).decode(frame(element))[0]
     assert isinstance(ours, getattr(m, official_cls.__name__))
-    names = [f.name for f in dataclasses.fields(official)]  # type: ignore[arg-type]
+    names = [f.name for f in dataclasses.fields(official)]
     assert "event_type" in names
     for name in names:
         assert getattr(ours, name) == getattr(official, name), name
 
 
 def test_official_model_names_all_exist() -> None:
-    import massive.websocket.models as official_models
+    import massive.websocket.models as official_models  # type: ignore[import-untyped]
 
     for name in OFFICIAL_MODEL_NAMES:
         ours = getattr(m, name)
         theirs = getattr(official_models, name)
         assert issubclass(ours, m.MassiveEvent)
-        our_attrs = set(ours.__struct_fields__) | {n for n in dir(ours) if isinstance(getattr(ours, n), property)}
+        our_attrs = set(ours.__struct_fields__) | {
+            n for n in dir(ours) if isinstance(getattr(ours, n), property)
+        }
         assert {f.name for f in dataclasses.fields(theirs)} <= our_attrs, name
 
 
@@ -400,8 +443,8 @@ def test_class_hierarchy() -> None:
     assert not issubclass(m.FuturesAgg, m.EquityAgg)
     assert not issubclass(m.FuturesTrade, m.EquityTrade)
     assert not issubclass(m.FuturesQuote, m.EquityQuote)
-    for cls in (m.ForexAgg, m.ForexAggSec, m.CryptoAgg, m.CryptoAggSec):
-        assert issubclass(cls, m.CurrencyAgg)
+    for agg in (m.ForexAgg, m.ForexAggSec, m.CryptoAgg, m.CryptoAggSec):
+        assert issubclass(agg, m.CurrencyAgg)
     for ev_map in m.MARKET_EVENT_MAP.values():
         for cls in ev_map.values():
             assert issubclass(cls, m.MassiveEvent)
@@ -517,7 +560,9 @@ def test_events_are_equal_by_value_and_hashless_gc_free() -> None:
 
 
 def test_status_is_an_event() -> None:
-    status = msgspec.json.decode(b'{"ev":"status","status":"connected","message":"Connected Successfully"}', type=Status)
+    status = msgspec.json.decode(
+        b'{"ev":"status","status":"connected","message":"Connected Successfully"}', type=Status
+    )
     assert status.event_type == "status"
     assert status.message == "Connected Successfully"
 

@@ -37,7 +37,9 @@ def stream_up(s: MassiveSession, now: float = 100.0, attempt: int = 0) -> list[o
 
 @pytest.fixture
 def s() -> MassiveSession:
-    return MassiveSession("stocks", Secret(KEY), auth_timeout=5, stale_timeout=30, max_connections_cooldown=60)
+    return MassiveSession(
+        "stocks", Secret(KEY), auth_timeout=5, stale_timeout=30, max_connections_cooldown=60
+    )
 
 
 def test_connect_auth_subscribe_flow(s: MassiveSession) -> None:

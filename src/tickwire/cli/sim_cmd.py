@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -14,10 +13,11 @@ def sim(
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one)")] = 8765,
     seed: Annotated[int, typer.Option(help="Market model seed: same seed, same market")] = 0,
+    rate: Annotated[float, typer.Option(help="Mean trades per second per ticker")] = 2.0,
+    tick_interval: Annotated[float, typer.Option(help="Seconds between data pushes")] = 0.05,
+    max_connections: Annotated[int, typer.Option(help="Connections per key and cluster")] = 1,
 ) -> None:
     from ..sim import run_sim
 
-    try:
-        asyncio.run(run_sim(host=host, port=port, seed=seed))
-    except KeyboardInterrupt:
-        typer.echo("simulator stopped", err=True)
+    run_sim(host, port, seed, rate=rate, tick_interval=tick_interval, max_connections=max_connections)
+    typer.echo("simulator stopped", err=True)

@@ -31,9 +31,7 @@ def stream(
     feed: Annotated[str, typer.Option(help="realtime, delayed, business, launchpad, or a host")] = "realtime",
     url: Annotated[str | None, typer.Option(help="Full ws:// or wss:// URL (overrides --feed)")] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per event")] = False,
-    sim: Annotated[
-        bool, typer.Option("--sim", help="Stream from the built-in simulator")
-    ] = False,
+    sim: Annotated[bool, typer.Option("--sim", help="Stream from the built-in simulator")] = False,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
 ) -> None:

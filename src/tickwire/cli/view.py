@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..events import ControlEvent, Event, Status
+from ..events import Connected, ControlEvent, Disconnected, Event, Reconnected, Status
 from ..pipeline.metrics import MetricsSnapshot
 
 __all__ = ["StreamView", "describe"]
@@ -41,6 +41,13 @@ def describe(ev: Event) -> str:
     """A one-line, human description of a control event."""
     if isinstance(ev, Status):
         return f"status {ev.status}: {ev.message}"
+    if isinstance(ev, Connected):
+        return f"connected to {ev.url} (connection #{ev.epoch})"
+    if isinstance(ev, Reconnected):
+        return f"reconnected after a {ev.gap_seconds:.2f} s gap ({ev.attempts} attempts)"
+    if isinstance(ev, Disconnected):
+        retry = f", retry in {ev.retry_in:.2f} s" if ev.retry_in is not None else ", not retrying"
+        return f"disconnected: {ev.reason}{retry}"
     fields = {k: v for k, v in ev.to_builtins().items() if k != "ev"}
     inner = ", ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, "", []))
     return f"{ev.event_type}: {inner}"
@@ -52,7 +59,7 @@ class StreamView:
 
     title: str
     max_rows: int = 30
-    rows: dict[tuple[str, str], _Row] = field(default_factory=dict)
+    rows: dict[str, _Row] = field(default_factory=dict)
     log: deque[str] = field(default_factory=lambda: deque(maxlen=6))
     _rate_mark: tuple[float, int] = (0.0, 0)
     _rate: float = 0.0
@@ -64,9 +71,9 @@ class StreamView:
         sym = _symbol_of(ev)
         if sym is None:
             return
-        row = self.rows.get((ev.event_type, sym))
+        row = self.rows.get(sym)
         if row is None:
-            row = self.rows[(ev.event_type, sym)] = _Row()
+            row = self.rows[sym] = _Row()
         row.count += 1
         row.updated = time.time()
         price = getattr(ev, "price", None)
@@ -101,14 +108,13 @@ class StreamView:
             f"queue {m.queue_depth:,}  dropped {m.dropped:,}  decode errors {m.decode_errors}  lag {lag}"
         )
         table = Table(expand=True, show_edge=False, pad_edge=False)
-        for col in ("ev", "symbol", "last", "size", "bid", "ask", "bar", "count"):
+        for col in ("symbol", "last", "size", "bid", "ask", "last bar", "count"):
             table.add_column(
                 col, justify="right" if col in ("last", "size", "bid", "ask", "count") else "left"
             )
         ordered = sorted(self.rows.items(), key=lambda kv: -kv[1].updated)[: self.max_rows]
-        for (ev, sym), r in sorted(ordered, key=lambda kv: kv[0]):
+        for sym, r in sorted(ordered, key=lambda kv: kv[0]):
             table.add_row(
-                ev,
                 sym,
                 _fmt(r.last),
                 _fmt(r.size),

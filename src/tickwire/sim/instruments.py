@@ -185,7 +185,7 @@ _NYSE, _ARCA, _NASDAQ = 10, 11, 12
 
 
 def default_universe(extra_stocks: int = 0) -> Universe:
-    """A realistic default set of instruments per cluster, plus ``extra_stocks`` synthetic ``SIMnnnn`` stocks."""
+    """A realistic set of instruments per cluster, plus ``extra_stocks`` synthetic ``SIMnnnn`` stocks."""
     stocks = [
         _stock("AAPL", 230.0, 2.0, 3, _NASDAQ),
         _stock("MSFT", 420.0, 1.5, 3, _NASDAQ),

@@ -110,7 +110,10 @@ class _Listener(WSListener):
         self._fragments: list[bytes] | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
+        # Runs before any frame is delivered (the server may speak first, in the same
+        # read as the handshake response), so the session must start here.
         self.transport = transport
+        self.d.on_connected(transport, self)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         mt = frame.msg_type
@@ -150,7 +153,8 @@ class _Listener(WSListener):
     def _control_frame(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
         self.d.last_rx = time.time()
         if mt is WSMsgType.CLOSE:
-            self.close_code = int(frame.get_close_code())
+            code = frame.get_close_code()
+            self.close_code = code.value if isinstance(code, WSCloseCode) else int(code)
             with contextlib.suppress(Exception):
                 self.close_reason = frame.get_close_message().decode("utf-8", "replace")
             with contextlib.suppress(Exception):
@@ -189,6 +193,7 @@ class Driver:
         self._closing = False
         self._wake = asyncio.Event()
         self._disconnected: asyncio.Event | None = None
+        self._connecting: tuple[str, int] = ("", 0)
         self._reason_override: str | None = None
         queue.on_pause = self._pause_reading
         queue.on_resume = self._resume_reading
@@ -213,7 +218,7 @@ class Driver:
         if reason is not None and self._reason_override is None:
             self._reason_override = reason
         t = self.transport
-        if t is not None and not t.is_disconnected():
+        if t is not None and not t.is_disconnected:
             with contextlib.suppress(Exception):
                 t.send_close(WSCloseCode.OK)
             t.disconnect(graceful=True)
@@ -274,6 +279,7 @@ class Driver:
         session = self.session
         self._reason_override = None
         self._pending_disconnect = None
+        self._connecting = (url, attempt)
         try:
             transport, listener = await picows.ws_connect(
                 lambda: _Listener(self),
@@ -298,12 +304,6 @@ class Driver:
             self._pending_disconnect = ("connect_failed", None, type(exc).__name__, self.clock(), 0)
             return None
         assert isinstance(listener, _Listener)
-        self.transport = transport
-        self.listener = listener
-        self._disconnected = asyncio.Event()
-        self.last_rx = self.clock()
-        self.connected = True
-        session.connection_made(self.clock(), url, attempt)
         if self._closing:
             self.close_transport()
         try:
@@ -361,6 +361,16 @@ class Driver:
                     log.warning("no pong within %.1f s: dropping the connection", cfg.ping_timeout)
                     self.close_transport("ping_timeout")
 
+    def on_connected(self, transport: WSTransport, listener: _Listener) -> None:
+        url, attempt = self._connecting
+        now = self.clock()
+        self.transport = transport
+        self.listener = listener
+        self._disconnected = asyncio.Event()
+        self.last_rx = now
+        self.connected = True
+        self.session.connection_made(now, url, attempt)
+
     def on_disconnected(self) -> None:
         if self._disconnected is not None:
             self._disconnected.set()
@@ -399,7 +409,7 @@ class Driver:
 
     def _resume_reading(self) -> None:
         t = self.transport
-        if t is not None and not t.is_disconnected():
+        if t is not None and not t.is_disconnected:
             t.underlying_transport.resume_reading()
 
     def _overflow_disconnect(self) -> None:

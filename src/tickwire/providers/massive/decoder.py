@@ -11,7 +11,10 @@ msgspec's C code, so ``(cluster, ev)`` dispatch costs nothing.
 
 *Fast path* (every well-formed frame): one ``Decoder.decode`` call, no dict, no Python
 per event. ``strict=False`` already absorbs the common type drift (``"x":"44"`` for an
-int, ``100.0`` for an int, numeric strings).
+int, ``100.0`` for an int, numeric strings). Drift that would decode *wrongly* rather
+than fail (a ticker under ``T`` where the model reads ``sym``, or the reverse; ``pair``
+on a forex ``C``) is made to fail on purpose by the models' trip-wire fields, so it
+reaches the slow path instead of yielding an event without its ticker.
 
 *Slow path* (only when the fast decode raised): split the frame into raw elements
 (``list[msgspec.Raw]``; a single JSON object counts as a one-element frame; anything
@@ -24,8 +27,8 @@ field) and convert. What still fails becomes a ``DecodeError`` for that element 
 the good elements of the frame are returned, in order. So a well-formed JSON array
 of *n* elements always yields exactly *n* events.
 
-``errors`` counts ``DecodeError``\\ s emitted and ``unknown`` counts ``RawEvent``\\ s,
-so metrics see every rejected frame or element.
+``errors`` counts the ``DecodeError`` events emitted and ``unknown`` the ``RawEvent``
+events, so metrics see every rejected frame or element.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ _DROP: Final = object()  # _coerce's "remove this key" marker
 
 class _Rejected(ValueError):
     """An element or frame of the wrong shape; the message is shown as is."""
+
 
 _KIND: Final[Mapping[type[mi.Type], str]] = {
     mi.StrType: "str",
@@ -125,16 +129,20 @@ class MassiveDecoder:
     def _decode_element(self, index: int, raw: msgspec.Raw) -> Event:
         try:
             return self._element.decode(raw)
-        except Exception:
-            pass
-        ev: object = None
+        except Exception as exc:
+            first = exc
+        where = f"element {index}"
         try:
-            obj = _ANY.decode(raw)
+            try:
+                obj = _ANY.decode(raw)
+            except Exception:
+                raise first from None  # malformed element: the typed error names the spot
             if not isinstance(obj, dict):
                 raise _Rejected(f"element is a JSON {_json_kind(obj)}, not an object")
             ev = obj.get("ev")
             if not isinstance(ev, str):
-                raise _Rejected("element has no string 'ev'")
+                raise _Rejected("element has no 'ev'" if ev is None else "element's 'ev' is not a string")
+            where = f"element {index} (ev={ev!r})"
             cls = self.event_map.get(ev)
             if cls is None:
                 self.unknown += 1
@@ -142,7 +150,6 @@ class MassiveDecoder:
             return msgspec.convert(_normalise(obj, cls, self._kinds[cls]), cls, strict=False)
         except Exception as exc:
             self.errors += 1
-            where = f"element {index}" if ev is None else f"element {index} (ev={ev!r})"
             return DecodeError(error=f"{where}: {_describe(exc)}", data=_snippet(raw))
 
 

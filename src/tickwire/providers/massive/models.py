@@ -7,7 +7,7 @@ by changing an import. Wire names (``sym``, ``p``, ``t``...) map through
 
 A msgspec tag (the wire ``ev``) belongs to one class, so where the official client uses
 one model for several ``ev`` values there is a subclass per value: ``EquityAggMin``
-(``AM``) is an ``EquityAgg`` (``A``), ``ForexAgg``/``CryptoAgg``... are ``CurrencyAgg``\\ s.
+(``AM``) is an ``EquityAgg`` (``A``); ``ForexAgg``, ``CryptoAgg``... derive from ``CurrencyAgg``.
 The same ``ev`` means different things on different clusters (``A`` is an equity,
 index or futures aggregate); :data:`MARKET_EVENT_MAP` says which class serves which
 ``(cluster, ev)``, and the decoder builds one tagged union per cluster from it.

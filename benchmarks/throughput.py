@@ -1,0 +1,437 @@
+"""Throughput benchmark: tickwire vs the official ``massive`` client vs a bare picows+msgspec loop.
+
+One local stream (``stream_server.py``, pinned to CPU 1) serves every client the same pre-encoded
+bytes; each client runs in a fresh process pinned to CPU 0 (``bench_clients.py``). Repetitions
+are interleaved (outer loop: repetition, inner loop: client) and each cell is the median. The
+result is a markdown table printed on stdout and written to ``benchmarks/results/throughput.md``
+(``throughput-quick.md`` with ``--quick``), plus the raw runs as JSON next to it.
+
+    python benchmarks/throughput.py            # full run: B=50 (N=1,000,000) and B=1 (N=200,000), 3 reps
+    python benchmarks/throughput.py --quick    # smoke run, well under a minute
+    python benchmarks/throughput.py --profile  # one cProfile run per client -> results/profiles/
+
+See ``benchmarks/README.md`` for how to read the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import pstats
+import select
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+CLIENTS = ("bare", "massive", "tickwire_async_for", "tickwire_batches", "tickwire_handler")
+EXTRA_CLIENTS = ("bare_queue",)  # diagnostics, only with --clients
+TICKWIRE_CLIENTS = tuple(c for c in CLIENTS if c.startswith("tickwire"))
+DEFAULT_N = {50: 1_000_000, 1: 200_000}
+QUICK_N = {50: 100_000, 1: 20_000}
+TARGET_VS_BARE = 0.80
+TARGET_VS_MASSIVE = {50: 8.0, 1: 13.0}
+PACKAGES = ("tickwire", "picows", "msgspec", "massive", "websockets")
+
+
+@dataclass
+class Run:
+    """One client process: its measurement (``RESULT`` line) and how it ended."""
+
+    client: str
+    batch: int
+    n: int
+    rep: int
+    ok: bool
+    error: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    closed: dict[str, Any] | None = None
+    rc: int | None = None
+    elapsed_s: float = 0.0
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+class Server:
+    """``stream_server.py`` for one (N, B), restarted on demand (e.g. after a failed client)."""
+
+    def __init__(self, n: int, batch: int, cpu: int, verbose: bool) -> None:
+        self.n, self.batch, self.cpu, self.verbose = n, batch, cpu, verbose
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Spawn the server and wait for its ``READY <port>`` line."""
+        cmd = [sys.executable, str(HERE / "stream_server.py"), "--n", str(self.n), "--batch", str(self.batch)]
+        cmd += ["--cpu", str(self.cpu)] + (["--verbose"] if self.verbose else [])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=HERE)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if ready:
+                line = self.proc.stdout.readline()
+                if line.startswith("READY "):
+                    self.port = int(line.split()[1])
+                    return
+                if not line:
+                    break
+        self.stop()
+        raise RuntimeError(f"stream_server (N={self.n}, B={self.batch}) did not start")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Terminate the server process this object started."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def run_client(
+    name: str, server: Server, rep: int, *, cpu: int, timeout: float, profile: Path | None = None
+) -> Run:
+    """Run one client process against ``server``; kill it after ``timeout`` s and record why it failed."""
+    n, batch = server.n, server.batch
+    cmd = [sys.executable, str(HERE / "bench_clients.py"), name, "--port", str(server.port)]
+    cmd += ["--n", str(n), "--batch", str(batch), "--cpu", str(cpu)]
+    if profile is not None:
+        cmd += ["--profile", str(profile)]
+    run = Run(name, batch, n, rep, ok=False)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=HERE)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()
+        out, err = proc.communicate()
+    run.elapsed_s = time.perf_counter() - t0
+    run.rc = proc.returncode
+    for line in out.splitlines():
+        tag, _, payload = line.partition(" ")
+        if tag == "RESULT":
+            run.result = json.loads(payload)
+        elif tag == "CLOSED":
+            run.closed = json.loads(payload)
+    err_tail = " | ".join(ln.strip() for ln in err.strip().splitlines()[-3:])
+    res = run.result
+    if not res:
+        why = f"killed after {timeout:g} s timeout" if timed_out else f"exit code {proc.returncode}"
+        run.error = f"no result ({why}){': ' + err_tail if err_tail else ''}"
+    elif res["count"] != n or res["last_q"] != n:
+        run.error = f"wrong data: count={res['count']}, last q={res['last_q']} (want {n})"
+    elif timed_out or run.closed is None:
+        why = f"killed after {timeout:g} s" if timed_out else f"exit code {proc.returncode}"
+        run.error = f"measured, but did not close cleanly ({why}){': ' + err_tail if err_tail else ''}"
+    elif proc.returncode != 0:
+        run.error = f"exit code {proc.returncode}: {err_tail}"
+    else:
+        run.ok = True
+    return run
+
+
+# --- summary ------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, str]:
+    """nproc, CPU model, kernel, Python, package versions and the tickwire source state."""
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "kernel": platform.release(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
+    for pkg in PACKAGES:
+        try:
+            info[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            info[pkg] = "not installed"
+    info["tickwire source"] = _source_state()
+    return info
+
+
+def _source_state() -> str:
+    """Git commit of the repo plus a hash of ``src/`` (others may be editing it uncommitted)."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "?", ""
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "src").rglob("*.py")):
+        h.update(p.relative_to(ROOT).as_posix().encode() + b"\0" + p.read_bytes())
+    return f"git {commit}{' + uncommitted changes' if dirty else ''}, src sha256 {h.hexdigest()[:12]}"
+
+
+def _cell(runs: list[Run]) -> dict[str, float] | None:
+    ok = [r.result for r in runs if r.ok]
+    if not ok:
+        return None
+    return {
+        "ev": statistics.median(r["ev_per_s"] for r in ok),
+        "min": min(r["ev_per_s"] for r in ok),
+        "max": max(r["ev_per_s"] for r in ok),
+        "us": statistics.median(r["us_cpu_per_event"] for r in ok),
+        "cpu": statistics.median(r["cpu_s"] for r in ok),
+        "rss": statistics.median(r["rss_mb"] for r in ok),
+        "gc": statistics.median(r.get("gc_s", 0.0) for r in ok),
+    }
+
+
+def _ratio(a: float | None, b: float | None, pct: bool = False) -> str:
+    if not a or not b:
+        return "n/a"
+    return f"{a / b:.0%}" if pct else f"{a / b:.2f}x"
+
+
+def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -> str:
+    """The markdown report: settings, machine, the table, the targets and any failures."""
+    batches = list(dict.fromkeys(r.batch for r in runs))
+    clients = list(dict.fromkeys(r.client for r in runs))
+    cells = {
+        (c, b): _cell([r for r in runs if r.client == c and r.batch == b]) for c in clients for b in batches
+    }
+
+    def ev(c: str, b: int) -> float | None:
+        cell = cells.get((c, b))
+        return cell["ev"] if cell else None
+
+    lines = [
+        "# Throughput: tickwire vs massive vs a bare picows+msgspec loop",
+        "",
+        f"Run {info['date']} with `{settings['command']}`.",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items() if k != "date") + ".",
+        "",
+        f"Stream: Polygon `T` events (~107 bytes each), 8 rotating symbols, `q` = 1..N; server pinned to "
+        f"CPU {settings['server_cpu']}, each client a fresh process pinned to CPU {settings['client_cpu']}; "
+        f"{settings['reps']} interleaved repetition(s), median shown. ev/s = (N - first frame) / window; "
+        "CPU s = `time.process_time()` over the same window; µs CPU/event = CPU s / (N - first frame); "
+        "GC s = time in the cyclic garbage collector within the window (`gc.callbacks`), part of CPU s; "
+        "RSS = the client process's peak (`ru_maxrss`). Ratios compare median ev/s.",
+        "",
+        "| client | B | N | ok runs | median ev/s | min..max ev/s | µs CPU/event | CPU s (window) "
+        "| of which GC s | peak RSS MB | vs bare | vs massive |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for b in batches:
+        for c in clients:
+            cr = [r for r in runs if r.client == c and r.batch == b]
+            cell = cells[(c, b)]
+            n = cr[0].n
+            okn = f"{sum(r.ok for r in cr)}/{len(cr)}"
+            if cell is None:
+                lines.append(f"| {c} | {b} | {n:,} | {okn} | FAILED | | | | | | | |")
+                continue
+            lines.append(
+                f"| {c} | {b} | {n:,} | {okn} | {cell['ev']:,.0f} | {cell['min']:,.0f}..{cell['max']:,.0f} "
+                f"| {cell['us']:.2f} | {cell['cpu']:.2f} | {cell['gc']:.2f} | {cell['rss']:.0f} "
+                f"| {_ratio(cell['ev'], ev('bare', b), pct=True)} | {_ratio(cell['ev'], ev('massive', b))} |"
+            )
+    lines += [
+        "",
+        f"Targets (perf.md): tickwire ≥ {TARGET_VS_BARE:.0%} of the bare loop; "
+        + "; ".join(f"≥ {x:g}x massive at B={b}" for b, x in TARGET_VS_MASSIVE.items())
+        + ".",
+        "",
+        "| B | client | vs bare | target | vs massive | target | verdict |",
+        "|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for b in batches:
+        for c in clients:
+            if not c.startswith("tickwire"):
+                continue
+            mine, bare, mass = ev(c, b), ev("bare", b), ev("massive", b)
+            want_m = TARGET_VS_MASSIVE.get(b)
+            checks = []
+            if mine and bare:
+                checks.append(mine / bare >= TARGET_VS_BARE)
+            if mine and mass and want_m:
+                checks.append(mine / mass >= want_m)
+            verdict = "n/a" if not checks else ("meets both" if all(checks) else "MISSES")
+            if mine is None:
+                verdict = "FAILED"
+            lines.append(
+                f"| {b} | {c} | {_ratio(mine, bare, pct=True)} | ≥ {TARGET_VS_BARE:.0%} "
+                f"| {_ratio(mine, mass)} | {f'≥ {want_m:g}x' if want_m else 'n/a'} | {verdict} |"
+            )
+    failures = [r for r in runs if not r.ok]
+    if failures:
+        lines += ["", "Failures:", ""]
+        lines += [f"* {r.client} B={r.batch} rep {r.rep}: {r.error}" for r in failures]
+    return "\n".join(lines) + "\n"
+
+
+# --- modes --------------------------------------------------------------------------------
+
+
+def benchmark(args: argparse.Namespace, ns: dict[int, int]) -> list[Run]:
+    """All (B, repetition, client) runs; one server per B, restarted after a failed client."""
+    runs: list[Run] = []
+    for b in args.batches:
+        server = Server(ns[b], b, args.server_cpu, args.verbose)
+        server.start()
+        try:
+            for rep in range(1, args.reps + 1):
+                for name in args.clients:
+                    if not server.alive():
+                        server.start()
+                    run = run_client(name, server, rep, cpu=args.client_cpu, timeout=args.timeout)
+                    runs.append(run)
+                    _progress(run, args.reps)
+                    if not run.ok:
+                        server.stop()
+                        server.start()
+        finally:
+            server.stop()
+    return runs
+
+
+def _progress(run: Run, reps: int) -> None:
+    head = f"[B={run.batch} rep {run.rep}/{reps}] {run.client:<19}"
+    if run.result:
+        r = run.result
+        print(
+            f"{head} {r['ev_per_s'] / 1e6:7.3f} M ev/s  {r['us_cpu_per_event']:6.2f} µs/ev  "
+            f"{r['rss_mb']:5.0f} MB  ({run.elapsed_s:.1f} s){'' if run.ok else '  FAILED: ' + run.error}",
+            file=sys.stderr,
+        )
+    else:
+        print(f"{head} FAILED: {run.error}", file=sys.stderr)
+
+
+def profile(args: argparse.Namespace, ns: dict[int, int]) -> None:
+    """One cProfile run per client and B; writes ``results/profiles/<client>_B<b>.{pstats,txt}``."""
+    out = RESULTS / "profiles"
+    out.mkdir(parents=True, exist_ok=True)
+    for b in args.batches:
+        server = Server(ns[b], b, args.server_cpu, args.verbose)
+        server.start()
+        try:
+            for name in args.clients:
+                stats_path = out / f"{name}_B{b}.pstats"
+                run = run_client(
+                    name, server, 1, cpu=args.client_cpu, timeout=args.timeout, profile=stats_path
+                )
+                _progress(run, 1)
+                if not stats_path.exists():
+                    continue
+                txt = out / f"{name}_B{b}.txt"
+                with txt.open("w") as fh:
+                    fh.write(f"# {name}, B={b}, N={ns[b]:,} (under cProfile: absolute times are inflated)\n")
+                    st = pstats.Stats(str(stats_path), stream=fh)
+                    st.sort_stats("tottime").print_stats(30)
+                    st.sort_stats("cumulative").print_stats(30)
+                print(f"  -> {txt.relative_to(ROOT)}", file=sys.stderr)
+                if not run.ok:
+                    server.stop()
+                    server.start()
+        finally:
+            server.stop()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line flags (see ``--help``)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batches", default="50,1", help="events per frame, comma-separated (default 50,1)")
+    p.add_argument(
+        "--n", type=int, help="events per run for every B (default 1,000,000 at B=50, 200,000 at B=1)"
+    )
+    p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1; the median is shown)")
+    p.add_argument(
+        "--clients",
+        default=",".join(CLIENTS),
+        help=f"comma-separated, from {', '.join(CLIENTS + EXTRA_CLIENTS)}",
+    )
+    p.add_argument("--quick", action="store_true", help="smoke run: N=100,000 at B=50, 20,000 at B=1, 1 rep")
+    p.add_argument(
+        "--timeout", type=float, help="kill a client after this many seconds (default 120, quick 30)"
+    )
+    p.add_argument("--out", type=Path, help="markdown report path (default results/throughput[-quick].md)")
+    p.add_argument("--profile", action="store_true", help="cProfile each client once instead of benchmarking")
+    p.add_argument("--server-cpu", type=int, default=1, help="CPU for the server (-1: no pinning)")
+    p.add_argument("--client-cpu", type=int, default=0, help="CPU for the clients (-1: no pinning)")
+    p.add_argument("--verbose", action="store_true", help="let the server log each connection")
+    args = p.parse_args(argv)
+    args.batches = [int(x) for x in args.batches.split(",") if x.strip()]
+    args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    unknown = set(args.clients) - set(CLIENTS) - set(EXTRA_CLIENTS)
+    if unknown:
+        p.error(f"unknown client(s): {', '.join(sorted(unknown))}")
+    if args.reps is None:
+        args.reps = 1 if args.quick else 3
+    if args.timeout is None:
+        args.timeout = 30.0 if args.quick else 120.0
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or the profiles) and write the report."""
+    args = parse_args(argv)
+    table = QUICK_N if args.quick else DEFAULT_N
+    ns = {b: args.n or table.get(b, table[50] if b >= 10 else table[1]) for b in args.batches}
+    if (os.cpu_count() or 1) < 2:
+        print("warning: fewer than 2 CPUs; server and client will share a core", file=sys.stderr)
+    if args.profile:
+        profile(args, ns)
+        return 0
+    info = machine_info()
+    runs = benchmark(args, ns)
+    settings = {
+        "command": "python benchmarks/throughput.py" + ("".join(f" {a}" for a in (argv or sys.argv[1:]))),
+        "reps": args.reps,
+        "server_cpu": args.server_cpu,
+        "client_cpu": args.client_cpu,
+    }
+    report = summarize(runs, settings, info)
+    print(report)
+    out = args.out or RESULTS / ("throughput-quick.md" if args.quick else "throughput.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    raw = {"settings": settings, "machine": info, "n": ns, "runs": [asdict(r) for r in runs]}
+    out.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
+    print(f"wrote {out} and {out.with_suffix('.json').name}", file=sys.stderr)
+    return 0 if all(r.ok for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
