@@ -41,17 +41,17 @@ def fast_client(sim: MassiveSimulator, **overrides: Any) -> AsyncStreamClient:
 
 
 async def events_until(
-    client: AsyncStreamClient, done: Callable[[Event, list[Event]], bool], timeout: float = 8.0
+    client: AsyncStreamClient, done: Callable[[Event, list[Event]], bool], within: float = 8.0
 ) -> list[Event]:
-    """Consume events until ``done(event, seen)`` is true; fail after ``timeout`` seconds."""
+    """Consume events until ``done(event, seen)`` is true; fail after ``within`` seconds."""
     seen: list[Event] = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             async for ev in client:
                 seen.append(ev)
                 if done(ev, seen):
                     return seen
     except TimeoutError:
         kinds = [e.event_type for e in seen[-20:]]
-        raise AssertionError(f"condition not met within {timeout} s; last events: {kinds}") from None
+        raise AssertionError(f"condition not met within {within} s; last events: {kinds}") from None
     raise AssertionError(f"stream ended early; last events: {[e.event_type for e in seen[-20:]]}")

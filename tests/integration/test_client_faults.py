@@ -171,7 +171,7 @@ async def test_slow_handler_block_pauses_reading_and_loses_nothing(sim: MassiveS
         await asyncio.sleep(1.0)
         m = client.metrics()
         assert m.paused and m.dropped == 0 and m.queue_depth <= 200 + 1_000
-        seen = await events_until(client, lambda ev, s: len(s) > 2_000, timeout=10)
+        seen = await events_until(client, lambda ev, s: len(s) > 2_000, within=10)
     seqs: dict[str, list[int]] = {}
     for e in seen:
         if isinstance(e, EquityTrade) and e.symbol and e.sequence_number is not None:
@@ -185,7 +185,7 @@ async def test_disconnect_policy_drops_the_connection_and_reports_the_gap(sim: M
         await client.subscribe("T.*", "Q.*")
         await events_until(client, lambda ev, s: isinstance(ev, EquityTrade))
         await asyncio.sleep(0.5)
-        seen = await events_until(client, lambda ev, s: isinstance(ev, Reconnected), timeout=10)
+        seen = await events_until(client, lambda ev, s: isinstance(ev, Reconnected), within=10)
     disc = [e for e in seen if isinstance(e, Disconnected)]
     assert disc and disc[0].reason == "slow_consumer_local"
 

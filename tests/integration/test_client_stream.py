@@ -31,7 +31,7 @@ async def test_trades_match_the_market_model(sim: MassiveSimulator) -> None:
     async with fast_client(sim) as client:
         await client.subscribe("T.AAPL", "T.MSFT")
         seen = await events_until(
-            client, lambda ev, s: sum(isinstance(e, EquityTrade) for e in s) >= 40, timeout=10
+            client, lambda ev, s: sum(isinstance(e, EquityTrade) for e in s) >= 40, within=10
         )
     trades = [e for e in seen if isinstance(e, EquityTrade)]
     assert {t.symbol for t in trades} <= {"AAPL", "MSFT"}
@@ -61,7 +61,7 @@ async def test_each_cluster_streams_typed_events(
 ) -> None:
     async with fast_client(sim, market=market) as client:
         await client.subscribe(*channels)
-        seen = await events_until(client, lambda ev, s: expected <= {type(e) for e in s}, timeout=10)
+        seen = await events_until(client, lambda ev, s: expected <= {type(e) for e in s}, within=10)
     data = [e for e in seen if type(e) in expected]
     assert data
     for ev in data:

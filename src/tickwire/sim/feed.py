@@ -38,7 +38,7 @@ class RouteFeed:
         *,
         delay_ms: int = 900_000,
         max_events: int = 1_000,
-        max_catchup_ms: int = 5_000,
+        max_catchup_ms: int = 2_000,
         quirks: bool = False,
     ) -> None:
         self.model = model

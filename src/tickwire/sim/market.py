@@ -212,25 +212,35 @@ V = TypeVar("V")
 
 
 class _Cache(Generic[K, V]):
-    """A bounded insertion-ordered cache: the oldest entry goes first."""
+    """A bounded insertion-ordered cache: the oldest entries go first.
 
-    __slots__ = ("_data", "_max")
+    Bounded by entry count and by total ``weight`` (e.g. the number of prints held), so a busy
+    market cannot make it grow without limit.
+    """
 
-    def __init__(self, maxsize: int) -> None:
-        self._data: dict[K, V] = {}
+    __slots__ = ("_data", "_max", "_max_weight", "_weight")
+
+    def __init__(self, maxsize: int, max_weight: int | None = None) -> None:
+        self._data: dict[K, tuple[V, int]] = {}
         self._max = maxsize
+        self._max_weight = max_weight
+        self._weight = 0
 
     def get(self, key: K) -> V | None:
-        return self._data.get(key)
+        got = self._data.get(key)
+        return None if got is None else got[0]
 
-    def put(self, key: K, value: V) -> V:
+    def put(self, key: K, value: V, weight: int = 1) -> V:
         data = self._data
-        while len(data) >= self._max:
+        limit = self._max_weight
+        while data and (len(data) >= self._max or (limit is not None and self._weight + weight > limit)):
             try:
-                data.pop(next(iter(data)), None)
-            except (RuntimeError, StopIteration):  # resized by another thread meanwhile
+                _, old_weight = data.pop(next(iter(data)))
+            except (RuntimeError, StopIteration, KeyError):  # resized by another thread meanwhile
                 break
-        data[key] = value
+            self._weight -= old_weight
+        data[key] = (value, weight)
+        self._weight += weight
         return value
 
 
@@ -258,8 +268,6 @@ class _Second:
     times: list[int]
     prints: list[Trade]
     quotes: list[Quote] | None  # forex: the quotes the prints come from
-    bar: Bar | None = None
-    bar_done: bool = False
 
 
 _EMPTY_TIMES: list[int] = []
@@ -321,7 +329,8 @@ class MarketModel:
     The public window functions (:meth:`trades`, :meth:`quotes`, :meth:`bars`, ...) take a cluster,
     a ticker and a half-open window ``[start_ms, end_ms)``. The per-second functions are what the
     streaming server uses. Not thread-safe for concurrent writers; build a second model with the
-    same seed to compute the same data elsewhere.
+    same seed to compute the same data elsewhere. ``cache_prints`` bounds the prints (and quotes)
+    kept in memory; anything evicted is simply regenerated, identically, when asked for again.
     """
 
     def __init__(
@@ -330,16 +339,19 @@ class MarketModel:
         rates: Rates | None = None,
         universe: Universe | None = None,
         *,
-        cache_seconds: int = 20_000,
+        cache_prints: int = 400_000,
     ) -> None:
         self.seed = seed
         self.rates = rates if rates is not None else Rates()
         self.universe = universe if universe is not None else default_universe()
         self._days: _Cache[tuple[str, str, int], _DayPlan] = _Cache(max(64, 4 * len(self.universe)))
         self._minutes: _Cache[tuple[str, str, int], _MinutePlan] = _Cache(4_096)
-        self._seconds: _Cache[tuple[str, str, int], _Second] = _Cache(cache_seconds)
-        self._quotes: _Cache[tuple[str, str, int], tuple[list[int], list[Quote]]] = _Cache(cache_seconds)
-        self._minute_bars: _Cache[tuple[str, str, int], tuple[Bar | None]] = _Cache(cache_seconds)
+        self._seconds: _Cache[tuple[str, str, int], _Second] = _Cache(20_000, cache_prints)
+        self._quotes: _Cache[tuple[str, str, int], tuple[list[int], list[Quote]]] = _Cache(
+            20_000, cache_prints
+        )
+        self._second_bars: _Cache[tuple[str, str, int], tuple[Bar | None]] = _Cache(50_000)
+        self._minute_bars: _Cache[tuple[str, str, int], tuple[Bar | None]] = _Cache(20_000)
         self._stock_venue_cum = list(accumulate(w for _, w in _STOCK_VENUES))
         self._crypto_venue_cum = list(accumulate(w for _, w in _CRYPTO_VENUES))
 
@@ -398,21 +410,28 @@ class MarketModel:
     # ------------------------------------------------------------------ per-second building blocks
 
     def second(self, inst: Instrument, second: int) -> _Second:
-        """The prints of one UTC second (cached), with their times and the second's bar."""
+        """The prints of one UTC second (cached), with their times."""
         key = (inst.cluster, inst.ticker, second)
         sec = self._seconds.get(key)
         if sec is None:
-            sec = self._seconds.put(key, self._make_second(inst, second))
+            sec = self._make_second(inst, second)
+            self._seconds.put(key, sec, 1 + len(sec.prints))
         return sec
 
     def second_bar(self, inst: Instrument, second: int) -> Bar | None:
         """The bar of one second (``A``/``XAS``/``CAS``), ``None`` without prints."""
-        sec = self.second(inst, second)
-        if not sec.bar_done:
-            if sec.prints:
-                sec.bar = self._bar_of_second(inst, second, sec.prints, self._minute_plan(inst, second // 60))
-            sec.bar_done = True
-        return sec.bar
+        key = (inst.cluster, inst.ticker, second)
+        cached = self._second_bars.get(key)
+        if cached is not None:
+            return cached[0]
+        prints = self.second(inst, second).prints
+        bar = (
+            self._bar_of_second(inst, second, prints, self._minute_plan(inst, second // 60))
+            if prints
+            else None
+        )
+        self._second_bars.put(key, (bar,))
+        return bar
 
     def minute_bar(self, inst: Instrument, minute: int) -> Bar | None:
         """The bar of one minute (``AM``/``XA``/``CA``), merged from its second bars."""
@@ -436,7 +455,8 @@ class MarketModel:
         key = (inst.cluster, inst.ticker, second)
         got = self._quotes.get(key)
         if got is None:
-            got = self._quotes.put(key, self._make_quotes(inst, second))
+            got = self._make_quotes(inst, second)
+            self._quotes.put(key, got, 1 + len(got[1]))
         return got
 
     def level(self, inst: Instrument, second: int) -> float:
@@ -602,7 +622,7 @@ class MarketModel:
         mp = self._minute_plan(inst, minute)
         n = mp.counts[k]
         if n == 0:
-            return _Second(_EMPTY_TIMES, [], [] if inst.cluster == "forex" else None, None, True)
+            return _Second(_EMPTY_TIMES, [], [] if inst.cluster == "forex" else None)
         rng = self._rng(inst, _SECOND, second)
         tick, decimals = inst.tick, inst.decimals
         mid = max(round(mp.levels[k] / tick), inst.half_spread + 1)
