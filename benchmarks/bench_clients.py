@@ -104,6 +104,7 @@ class Meter:
             "cpu_s": cpu,
             "ev_per_s": timed / wall if wall > 0 else float("nan"),
             "us_cpu_per_event": cpu / timed * 1e6 if timed > 0 else float("nan"),
+            "cpu_per_wall": cpu / wall if wall > 0 else float("nan"),
             "rss_mb": peak_rss_mb(),
             "gc_s": self.gc_s,
             "gc_collections": self.gc_collections,

@@ -169,6 +169,7 @@ def machine_info() -> dict[str, str]:
         "cpu": model,
         "kernel": platform.release(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     for pkg in PACKAGES:
         try:
@@ -214,6 +215,7 @@ def _cell(runs: list[Run]) -> dict[str, float] | None:
         "cpu": statistics.median(r["cpu_s"] for r in ok),
         "rss": statistics.median(r["rss_mb"] for r in ok),
         "gc": statistics.median(r.get("gc_s", 0.0) for r in ok),
+        "util": statistics.median(r.get("cpu_per_wall", 1.0) for r in ok),
     }
 
 
@@ -235,6 +237,10 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
         cell = cells.get((c, b))
         return cell["ev"] if cell else None
 
+    def us(c: str, b: int) -> float | None:
+        cell = cells.get((c, b))
+        return cell["us"] if cell else None
+
     lines = [
         "# Throughput: tickwire vs massive vs a bare picows+msgspec loop",
         "",
@@ -247,11 +253,13 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
         f"{settings['reps']} interleaved repetition(s), median shown. ev/s = (N - first frame) / window; "
         "CPU s = `time.process_time()` over the same window; µs CPU/event = CPU s / (N - first frame); "
         "GC s = time in the cyclic garbage collector within the window (`gc.callbacks`), part of CPU s; "
-        "RSS = the client process's peak (`ru_maxrss`). Ratios compare median ev/s.",
+        "CPU/wall below ~0.9 means the client was starved (the shared machine or the server was busy), "
+        "so its ev/s understates it; RSS = the client process's peak (`ru_maxrss`). "
+        "Ratios compare median ev/s.",
         "",
         "| client | B | N | ok runs | median ev/s | min..max ev/s | µs CPU/event | CPU s (window) "
-        "| of which GC s | peak RSS MB | vs bare | vs massive |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| of which GC s | CPU/wall | peak RSS MB | vs bare | vs massive |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for b in batches:
         for c in clients:
@@ -260,11 +268,12 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
             n = cr[0].n
             okn = f"{sum(r.ok for r in cr)}/{len(cr)}"
             if cell is None:
-                lines.append(f"| {c} | {b} | {n:,} | {okn} | FAILED | | | | | | | |")
+                lines.append(f"| {c} | {b} | {n:,} | {okn} | FAILED | | | | | | | | |")
                 continue
             lines.append(
                 f"| {c} | {b} | {n:,} | {okn} | {cell['ev']:,.0f} | {cell['min']:,.0f}..{cell['max']:,.0f} "
-                f"| {cell['us']:.2f} | {cell['cpu']:.2f} | {cell['gc']:.2f} | {cell['rss']:.0f} "
+                f"| {cell['us']:.2f} | {cell['cpu']:.2f} | {cell['gc']:.2f} | {cell['util']:.2f} "
+                f"| {cell['rss']:.0f} "
                 f"| {_ratio(cell['ev'], ev('bare', b), pct=True)} | {_ratio(cell['ev'], ev('massive', b))} |"
             )
     lines += [
@@ -273,8 +282,9 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
         + "; ".join(f"≥ {x:g}x massive at B={b}" for b, x in TARGET_VS_MASSIVE.items())
         + ".",
         "",
-        "| B | client | vs bare | target | vs massive | target | verdict |",
-        "|---:|---|---:|---:|---:|---:|---|",
+        "| B | client | vs bare | target | vs massive | target | verdict | cross-check on CPU/event: "
+        "vs bare, vs massive |",
+        "|---:|---|---:|---:|---:|---:|---|---|",
     ]
     for b in batches:
         for c in clients:
@@ -292,8 +302,16 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
                 verdict = "FAILED"
             lines.append(
                 f"| {b} | {c} | {_ratio(mine, bare, pct=True)} | ≥ {TARGET_VS_BARE:.0%} "
-                f"| {_ratio(mine, mass)} | {f'≥ {want_m:g}x' if want_m else 'n/a'} | {verdict} |"
+                f"| {_ratio(mine, mass)} | {f'≥ {want_m:g}x' if want_m else 'n/a'} | {verdict} "
+                f"| {_ratio(us('bare', b), us(c, b), pct=True)}, {_ratio(us('massive', b), us(c, b))} |"
             )
+    starved = [f"{c} B={b}" for (c, b), cell in cells.items() if cell and cell["util"] < 0.9]
+    if starved:
+        lines += [
+            "",
+            "Starved (median CPU/wall < 0.9), so ev/s ratios involving them are unreliable; the "
+            "CPU/event cross-check is not affected: " + ", ".join(starved) + ".",
+        ]
     failures = [r for r in runs if not r.ok]
     if failures:
         lines += ["", "Failures:", ""]

@@ -95,9 +95,14 @@ class Connected(ControlEvent, tag="connected", kw_only=True):
 
 
 class Disconnected(ControlEvent, tag="disconnected", kw_only=True):
-    """The connection ended. ``reason`` names why (``"drop"``, ``"max_connections"``, ``"stale"``...).
+    """A connection ended, or an attempt to open one failed.
 
-    ``will_reconnect`` says whether the client will try again, after ``retry_in`` seconds.
+    ``reason`` names why: a server status (``"max_connections"``, ``"slow_consumer"``,
+    ``"force_disconnect"``, ``"auth_failed"``, ``"auth_timeout"``), a watchdog
+    (``"stale"``, ``"ping_timeout"``), the local queue (``"slow_consumer_local"``), a close
+    (``"server closed (1000)"``, ``"connection dropped (1006)"``...) or a failed attempt
+    (``"connect_failed"``, ``"handshake_refused"`` with the HTTP status in ``code``).
+    ``will_reconnect`` says whether the client tries again, after ``retry_in`` seconds.
     """
 
     reason: str

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
 
 from .. import __version__
 from .sim_cmd import sim
@@ -26,4 +30,9 @@ def version() -> None:
 
 
 def main() -> None:
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
     app()
