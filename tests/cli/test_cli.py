@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 
-def run(*args: str, timeout: float = 60, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY")}
     full_env.update(env or {})
     return subprocess.run(
@@ -50,7 +52,16 @@ def test_stream_without_a_key_says_so_and_offers_sim(tmp_path: Path) -> None:
 
 
 def test_stream_keeps_retrying_when_nothing_listens(tmp_path: Path) -> None:
-    proc = run("stream", "--url", "ws://127.0.0.1:9/stocks", "T.AAPL", "--duration", "2", cwd=tmp_path, env={"MASSIVE_API_KEY": "k"})
+    proc = run(
+        "stream",
+        "--url",
+        "ws://127.0.0.1:9/stocks",
+        "T.AAPL",
+        "--duration",
+        "2",
+        cwd=tmp_path,
+        env={"MASSIVE_API_KEY": "k"},
+    )
     assert proc.returncode == 0  # it retries until --duration, then prints a summary
     assert re.search(r"[1-9]\d* reconnects", proc.stderr), proc.stderr
     assert "cannot connect" in proc.stderr
@@ -86,7 +97,16 @@ def test_sim_command_serves_until_interrupted(tmp_path: Path) -> None:
             time.sleep(0.1)
         else:
             pytest.fail("simulator did not start listening")
-        stream = run("stream", "--url", f"ws://127.0.0.1:{port}", "--jsonl", "--duration", "1.5", "T.*", env={"MASSIVE_API_KEY": "k"})
+        stream = run(
+            "stream",
+            "--url",
+            f"ws://127.0.0.1:{port}",
+            "--jsonl",
+            "--duration",
+            "1.5",
+            "T.*",
+            env={"MASSIVE_API_KEY": "k"},
+        )
         assert stream.returncode == 0, stream.stderr
         assert any(json.loads(line)["ev"] == "T" for line in stream.stdout.splitlines())
     finally:

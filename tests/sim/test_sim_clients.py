@@ -6,15 +6,17 @@ import asyncio
 import json
 
 import pytest
-from massive import WebSocketClient
-from massive.websocket.models import EquityTrade, WebSocketMessage
+from massive import WebSocketClient  # type: ignore[import-untyped]
+from massive.websocket.models import EquityTrade, WebSocketMessage  # type: ignore[import-untyped]
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
-from tickwire.sim import MassiveSimulator
+from tickwire.sim import MassiveSimulator, serve
 from tickwire.sim.channels import parse_route
 from tickwire.sim.feed import RouteFeed, assemble_frames
 from tickwire.sim.market import MINUTE_MS, MarketModel
+
+from .sim_client import open_client
 
 
 async def test_official_massive_client_connects_authenticates_and_parses(sim: MassiveSimulator) -> None:
@@ -126,3 +128,36 @@ def test_launchpad_minute_aggs_on_crypto_carry_prefixed_symbols() -> None:
     assert am["ev"] == "AM" and am["sym"] == "X:BTC-USD" and {"av", "op", "vw", "a", "z"} <= set(am)
     assert xa["ev"] == "XA" and xa["pair"] == "BTC-USD" and isinstance(xa["v"], float)
     assert (am["o"], am["c"], am["s"], am["e"]) == (xa["o"], xa["c"], xa["s"], xa["e"])
+
+
+async def test_serve_announces_urls_and_runs_until_cancelled() -> None:
+    lines: list[str] = []
+    running: list[MassiveSimulator] = []
+    ready = asyncio.Event()
+
+    def started(sim: MassiveSimulator) -> None:
+        running.append(sim)
+        ready.set()
+
+    task = asyncio.create_task(serve(port=0, seed=2, announce=lines.append, started=started))
+    await asyncio.wait_for(ready.wait(), 5)
+    (sim,) = running
+    assert lines[0] == f"Massive simulator (seed 2) listening on {sim.url}"
+    assert any(sim.url_for("futures/cme") in line for line in lines)
+    client = await open_client(sim.url_for("indices"), subscribe="V.I:SPX")
+    assert (await client.collect(lambda ev: len(ev) >= 1, within=5))[0]["T"] == "I:SPX"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not sim.running
+
+
+def test_quirks_mode_sends_forex_exchange_as_string() -> None:
+    model = MarketModel(seed=3)
+    route = parse_route("/forex")
+    assert route is not None
+    feed = RouteFeed(model, route, quirks=True)
+    feed.skip(1_764_000_000_000)
+    pieces = feed.collect(1_764_000_002_000, {"C": None})
+    events = [e for chunks in pieces.values() for _, data in chunks for e in json.loads(b"[" + data + b"]")]
+    assert events and all(isinstance(e["x"], str) for e in events)

@@ -170,7 +170,8 @@ class ServerSession:
             if error is not None:
                 out.replies.append(("error", error))
                 continue
-            if self.subscriptions.pop(channel, 0) is None:
+            if channel in self.subscriptions:
+                del self.subscriptions[channel]
                 out.changed = True
             out.replies.append(("success", f"unsubscribed to: {channel}"))
         return out

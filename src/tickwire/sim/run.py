@@ -16,7 +16,7 @@ from .channels import MARKETS
 from .market import Rates
 from .server import MassiveSimulator
 
-__all__ = ["run_sim", "serve"]
+__all__ = ["describe", "run_sim", "serve"]
 
 
 def describe(sim: MassiveSimulator) -> list[str]:

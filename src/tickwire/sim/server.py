@@ -150,6 +150,8 @@ class MassiveSimulator:
     :param close_timeout: seconds to wait for the client's close frame before aborting.
     :param option_quote_limit: options ``Q`` contracts allowed per connection.
     :param max_frame_size: largest client frame accepted.
+    :param speed: how fast market time runs against the wall clock (60: a minute bar every
+        second); market time starts at the wall clock when the simulator is created.
     :param socket_send_buffer: ``SO_SNDBUF`` for accepted sockets (small values make a slow consumer
         show up in the server buffer sooner, e.g. in tests); ``None`` keeps the OS default.
     """
@@ -176,9 +178,12 @@ class MassiveSimulator:
         option_quote_limit: int = 1_000,
         max_frame_size: int = 16 * 1024 * 1024,
         socket_send_buffer: int | None = None,
+        speed: float = 1.0,
     ) -> None:
         if tick_interval <= 0:
             raise ValueError("tick_interval must be > 0")
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
         if max_connections is not None and max_connections < 1:
             raise ValueError("max_connections must be >= 1 or None")
         rates = rate if isinstance(rate, Rates) else Rates(trades_per_second=float(rate))
@@ -196,6 +201,8 @@ class MassiveSimulator:
         self.option_quote_limit = option_quote_limit
         self.max_frame_size = max_frame_size
         self.socket_send_buffer = socket_send_buffer
+        self.speed = speed
+        self._epoch_ns = time.time_ns()
         self.model = MarketModel(seed, rates, universe)
         self._policy = AuthPolicy.from_keys(valid_keys, plan_denied_keys, legacy_auth)
         self._gate = HandshakeGate()
@@ -244,6 +251,13 @@ class MassiveSimulator:
         if market not in MARKETS:
             raise ValueError(f"unknown cluster {cluster!r}; one of: {', '.join(MARKETS)}")
         return f"{self.url}/{'delayed/' if delayed else ''}{market}"
+
+    def now_ms(self) -> int:
+        """The market clock in Unix ms: the wall clock, or faster with ``speed``."""
+        now = time.time_ns()
+        if self.speed == 1.0:
+            return now // 1_000_000
+        return (self._epoch_ns + int((now - self._epoch_ns) * self.speed)) // 1_000_000
 
     async def start(self) -> MassiveSimulator:
         """Start listening and pushing data. Returns ``self``."""
@@ -617,7 +631,7 @@ class MassiveSimulator:
                 max_events=self.max_events_per_frame,
                 quirks=self.quirks,
             )
-            feed.skip(time.time_ns() // 1_000_000)
+            feed.skip(self.now_ms())
             self._feeds[conn.route.path] = feed
         self._send_control(conn, status_frame(*CONNECTED))
         if self.auth_timeout > 0:
@@ -775,7 +789,7 @@ class MassiveSimulator:
                 delay = 0
             await asyncio.sleep(delay)
             try:
-                self._tick(time.time_ns() // 1_000_000)
+                self._tick(self.now_ms())
             except Exception:
                 log.exception("simulator tick failed")
 
