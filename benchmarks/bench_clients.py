@@ -195,9 +195,13 @@ async def run_bare(port: int, n: int, batch: int) -> dict[str, Any]:
     return res
 
 
-async def run_bare_queue(port: int, n: int, batch: int) -> dict[str, Any]:
-    """Diagnostic (not run by default): the bare loop, but each decoded frame goes through a deque
-    to a consumer task, as in tickwire. Its gap to ``bare`` is the cost of that design alone."""
+async def run_bare_queue(port: int, n: int, batch: int, *, raw: bool = False) -> dict[str, Any]:
+    """Diagnostic (not run by default): the bare loop, but frames go through a deque to a consumer task.
+
+    ``bare_queue`` decodes in ``on_ws_frame`` and queues the events, as tickwire does: its gap to
+    ``bare`` is what that design costs by itself. ``bare_queue_raw`` queues the payload bytes and
+    decodes in the consumer, so events are created just before use and die young.
+    """
     import collections
 
     import msgspec
@@ -222,7 +226,7 @@ async def run_bare_queue(port: int, n: int, batch: int) -> dict[str, Any]:
     decode = msgspec.json.Decoder(list[Trade | Status]).decode
     encode = msgspec.json.Encoder().encode
     loop = asyncio.get_running_loop()
-    batches: collections.deque[list[Trade | Status]] = collections.deque()
+    queue: collections.deque[Any] = collections.deque()
     waiter: list[asyncio.Future[None] | None] = [None]
 
     class Listener(WSListener):
@@ -231,7 +235,9 @@ async def run_bare_queue(port: int, n: int, batch: int) -> dict[str, Any]:
 
         def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
             if self.streaming:
-                batches.append(decode(frame.get_payload_as_memoryview()))
+                queue.append(
+                    frame.get_payload_as_bytes() if raw else decode(frame.get_payload_as_memoryview())
+                )
                 w = waiter[0]
                 if w is not None:
                     waiter[0] = None
@@ -252,8 +258,8 @@ async def run_bare_queue(port: int, n: int, batch: int) -> dict[str, Any]:
     count = 0
     events: list[Trade | Status] = []
     while count < meter.n:
-        while batches:
-            events = batches.popleft()
+        while queue:
+            events = decode(queue.popleft()) if raw else queue.popleft()
             count += len(events)
             if count >= meter.target and meter.hit(count):
                 break
@@ -261,11 +267,17 @@ async def run_bare_queue(port: int, n: int, batch: int) -> dict[str, Any]:
             fut = waiter[0] = loop.create_future()
             await fut
     last = events[-1]
-    res = meter.report("bare_queue", batch, count, last.q if isinstance(last, Trade) else None)
+    name = "bare_queue_raw" if raw else "bare_queue"
+    res = meter.report(name, batch, count, last.q if isinstance(last, Trade) else None)
     transport.send_close()
     transport.disconnect()
     await _wait(transport.wait_disconnected(), "picows disconnect")
     return res
+
+
+async def run_bare_queue_raw(port: int, n: int, batch: int) -> dict[str, Any]:
+    """Diagnostic: ``bare_queue`` with raw payloads queued and decoded by the consumer."""
+    return await run_bare_queue(port, n, batch, raw=True)
 
 
 # --- 2. the official massive client ---------------------------------------------------------
@@ -273,7 +285,7 @@ async def run_bare_queue(port: int, n: int, batch: int) -> dict[str, Any]:
 
 async def run_massive(port: int, n: int, batch: int) -> dict[str, Any]:
     """``massive.WebSocketClient`` unmodified; the processor counts ``len(msgs)``."""
-    from massive import WebSocketClient
+    from massive import WebSocketClient  # type: ignore[import-untyped]
 
     client = WebSocketClient(
         api_key="k", feed=f"127.0.0.1:{port}", market="stocks", secure=False, subscriptions=["T.*"]
@@ -398,6 +410,7 @@ async def run_tickwire_handler(port: int, n: int, batch: int) -> dict[str, Any]:
 CLIENTS: dict[str, Callable[[int, int, int], Awaitable[dict[str, Any]]]] = {
     "bare": run_bare,
     "bare_queue": run_bare_queue,
+    "bare_queue_raw": run_bare_queue_raw,
     "massive": run_massive,
     "tickwire_async_for": run_tickwire_async_for,
     "tickwire_batches": run_tickwire_batches,

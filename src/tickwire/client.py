@@ -80,7 +80,7 @@ class AsyncStreamClient:
         *,
         url: str | None = None,
         subscriptions: Iterable[str] = (),
-        queue_size: int = 100_000,
+        queue_size: int = 10_000,
         overflow: OverflowPolicy = "block",
         max_reconnects: int | None = None,
         backoff: Backoff | None = None,
@@ -113,8 +113,14 @@ class AsyncStreamClient:
             stale_timeout=stale_timeout,
             uppercase=uppercase,
         )
-        self.queue = EventQueue(queue_size, overflow)
         self.metrics_counters = Metrics()
+        self.queue = EventQueue(
+            queue_size,
+            overflow,
+            decode=self.session.decode,
+            decode_fast=self.session.decoder.decode_fast,
+            metrics=self.metrics_counters,
+        )
         self.driver = Driver(
             self.session,
             self.url,
@@ -136,8 +142,8 @@ class AsyncStreamClient:
             self.session.subscribe(*subscriptions)
         self._handlers: dict[str, list[Handler]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._batch: list[Event] = []
-        self._pos = 0
+        self._dispatch: dict[type[Event], tuple[tuple[Handler, bool], ...]] = {}
+        self._events: AsyncIterator[Event] | None = None
         self._consumer: str | None = None
         self._closed = False
 
@@ -199,48 +205,51 @@ class AsyncStreamClient:
         """The desired channels, in the order they were first asked for."""
         return self.session.desired
 
-    # -- consuming: iteration ---------------------------------------------------------
+    # -- consuming: iteration --------------------------------------------------------
 
-    def __aiter__(self) -> Self:
+    def __aiter__(self) -> AsyncIterator[Event]:
         self._claim("iterate")
-        return self
+        if self._events is None:
+            self._events = self._event_iter()
+        return self._events
 
     async def __anext__(self) -> Event:
-        pos = self._pos
-        batch = self._batch
-        if pos < len(batch):
-            self._pos = pos + 1
-            return batch[pos]
-        nxt = await self._next_batch()
-        if nxt is None:
-            raise StopAsyncIteration
-        self._batch = nxt
-        self._pos = 1
-        return nxt[0]
+        """The next event (``async for`` uses a generator instead: it is faster)."""
+        return await self.__aiter__().__anext__()
+
+    async def _event_iter(self) -> AsyncIterator[Event]:
+        drain = self.queue.drain
+        while True:
+            batches = drain()
+            if not batches:
+                if not await self._wait():
+                    return
+                continue
+            for batch in batches:
+                for ev in batch:
+                    yield ev
 
     async def batches(self) -> AsyncIterator[list[Event]]:
         """One list of events per received frame (plus control events): the cheapest way to consume."""
         self._claim("iterate")
-        if self._pos < len(self._batch):
-            rest = self._batch[self._pos :]
-            self._batch, self._pos = [], 0
-            yield rest
+        drain = self.queue.drain
         while True:
-            nxt = await self._next_batch()
-            if nxt is None:
-                return
-            yield nxt
+            batches = drain()
+            if not batches:
+                if not await self._wait():
+                    return
+                continue
+            for batch in batches:
+                yield batch
 
-    async def _next_batch(self) -> list[Event] | None:
+    async def _wait(self) -> bool:
+        """Wait for the next item; False at the end of the stream (raises a fatal error)."""
         if self._task is None and not self._closed:
             await self.start()
-        while True:
-            batch = await self.queue.get()
-            if batch is None:
-                self._raise_if_failed()
-                return None
-            if batch:
-                return batch
+        if await self.queue.wait():
+            return True
+        self._raise_if_failed()
+        return False
 
     def _raise_if_failed(self) -> None:
         task = self._task
@@ -264,6 +273,7 @@ class AsyncStreamClient:
         if not callable(handler):
             raise ConfigError("handler must be callable")
         self._handlers.setdefault(event_type, []).append(handler)
+        self._dispatch.clear()
         return handler
 
     def off(self, event_type: str, handler: Handler | None = None) -> None:
@@ -272,6 +282,15 @@ class AsyncStreamClient:
             self._handlers.pop(event_type, None)
         elif handler in self._handlers.get(event_type, []):
             self._handlers[event_type].remove(handler)
+        self._dispatch.clear()
+
+    def _handlers_for(self, cls: type[Event]) -> tuple[tuple[Handler, bool], ...]:
+        """The handlers of an event class, with whether each is a coroutine function (cached)."""
+        tag = cls.__struct_config__.tag
+        fns = [*self._handlers.get(str(tag), ()), *self._handlers.get("*", ())]
+        found = tuple((fn, inspect.iscoroutinefunction(fn)) for fn in fns)
+        self._dispatch[cls] = found
+        return found
 
     async def run(self, *, on_error: Callable[[Exception, Event], Any] | None = None) -> None:
         """Dispatch events to the handlers until the client is closed.
@@ -279,21 +298,23 @@ class AsyncStreamClient:
         A handler that raises is logged (or passed to ``on_error``) and the stream goes on.
         """
         self._claim("handlers")
-        handlers = self._handlers
+        drain = self.queue.drain
+        dispatch = self._dispatch
         while True:
-            batch = await self._next_batch()
-            if batch is None:
-                return
-            for ev in batch:
-                fns = handlers.get(ev.event_type)
-                star = handlers.get("*")
-                if fns is None and star is None:
-                    continue
-                for fn in (fns or []) + (star or []):
+            batches = drain()
+            if not batches:
+                if not await self._wait():
+                    return
+                continue
+            for ev in (ev for batch in batches for ev in batch):
+                fns = dispatch.get(type(ev))
+                if fns is None:
+                    fns = self._handlers_for(type(ev))
+                for fn, is_async in fns:
                     try:
                         res = fn(ev)
-                        if inspect.isawaitable(res):
-                            await res
+                        if is_async or (res is not None and inspect.isawaitable(res)):
+                            await res  # type: ignore[misc]
                     except Exception as exc:
                         if on_error is not None:
                             on_error(exc, ev)

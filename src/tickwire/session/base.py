@@ -31,6 +31,14 @@ class Session(Protocol):
     retry_floor: float
     #: Frames waiting to be sent (drained by ``data_to_send``); checked after every frame.
     outbox: list[bytes]
+    #: Bytes every control frame contains; while :attr:`passthrough`, frames without them are data.
+    control_marker: bytes
+    #: One byte of :attr:`control_marker`, rare in data frames: frames without it skip the full search.
+    control_probe: bytes
+    #: True while data frames (those without :attr:`control_marker`) may skip :meth:`receive`.
+    passthrough: bool
+    #: Seconds without data before the connection counts as dead (None: never).
+    stale_timeout: float | None
     #: Counts connections (one epoch per socket).
     epoch: int
     #: When the current connection started streaming (meaningful while ``streaming``).
@@ -49,8 +57,22 @@ class Session(Protocol):
         """A socket is open; ``attempt`` counts tries since the last streaming connection."""
         ...
 
-    def receive(self, frame: bytes, now: float) -> list[Event]:
-        """Read one text frame; return the events to deliver, in order. Never raises."""
+    def receive(self, frame: bytes, now: float) -> list[Event] | None:
+        """Read one frame; return the events to deliver now, in order, or ``None`` for a plain
+        data frame, which the driver queues raw for :meth:`decode` on the consumer's side.
+        Never raises."""
+        ...
+
+    def decode(self, frame: bytes) -> list[Event]:
+        """Decode a data frame that :meth:`receive` passed through. Never raises."""
+        ...
+
+    def decode_fast(self, frame: bytes) -> list[Event]:
+        """The typed fast path of :meth:`decode`; may raise (the caller then uses :meth:`decode`)."""
+        ...
+
+    def data_seen(self, now: float) -> None:
+        """Data frames arrived since the last call (they skipped :meth:`receive`): feeds the watchdog."""
         ...
 
     def data_to_send(self) -> list[bytes]:

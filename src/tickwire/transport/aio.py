@@ -45,6 +45,8 @@ from ..session.base import Session
 
 __all__ = ["Driver", "DriverConfig"]
 
+_TEXT = WSMsgType.TEXT
+
 log = logging.getLogger("tickwire.transport")
 
 # Close codes after which a reconnect is normal (anything but a user close).
@@ -102,11 +104,15 @@ class _Listener(WSListener):
     def __init__(self, driver: Driver) -> None:
         self.d = driver
         self.session = driver.session
+        self.marker = driver.session.control_marker
+        self.probe = driver.session.control_probe
         self.queue = driver.queue
         self.metrics = driver.metrics
         self.transport: WSTransport | None = None
         self.close_code: int | None = None
         self.close_reason = ""
+        self.slow_frames = 0  # data frames that went through session.receive
+        self.control_frames = 0  # ping, pong, close
         self._fragments: list[bytes] | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -116,42 +122,51 @@ class _Listener(WSListener):
         self.d.on_connected(transport, self)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        mt = frame.msg_type
-        if mt is WSMsgType.TEXT or mt is WSMsgType.BINARY:
-            if not frame.fin:
-                self._fragments = [frame.get_payload_as_bytes()]
-                return
+        if frame.msg_type is _TEXT and frame.fin:
             data = frame.get_payload_as_bytes()
-        elif mt is WSMsgType.CONTINUATION:
-            if self._fragments is None:
-                return
-            self._fragments.append(frame.get_payload_as_bytes())
-            if not frame.fin:
-                return
-            data = b"".join(self._fragments)
-            self._fragments = None
         else:
-            self._control_frame(transport, frame, mt)
-            return
-        now = time.time()
-        self.d.last_rx = now
-        session = self.session
-        events = session.receive(data, now)
+            assembled = self._other_frame(transport, frame)
+            if assembled is None:
+                return
+            data = assembled
         m = self.metrics
         m.frames += 1
         m.bytes += len(data)
-        if events:
-            m.events += len(events)
-            m.last_event = events[-1]
-            self.queue.put_batch(events)
+        session = self.session
+        if session.passthrough and (self.probe not in data or self.marker not in data):
+            # the hot path: a data frame is queued raw and decoded by the consumer
+            self.queue.put(data)
+            return
+        self.slow_frames += 1
+        events = session.receive(data, time.time())
+        if events is None:
+            self.queue.put(data)
+        elif events:
+            self.queue.put(events)
         if session.outbox:
             for out in session.data_to_send():
                 transport.send(WSMsgType.TEXT, out)
         if session.close_requested:
             self.d.close_transport()
 
-    def _control_frame(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
-        self.d.last_rx = time.time()
+    def _other_frame(self, transport: WSTransport, frame: WSFrame) -> bytes | None:
+        """Fragments, binary frames and control frames; returns a complete message or None."""
+        mt = frame.msg_type
+        if mt is WSMsgType.TEXT or mt is WSMsgType.BINARY:
+            if frame.fin:
+                return frame.get_payload_as_bytes()
+            self._fragments = [frame.get_payload_as_bytes()]
+            return None
+        if mt is WSMsgType.CONTINUATION:
+            if self._fragments is None:
+                return None
+            self._fragments.append(frame.get_payload_as_bytes())
+            if not frame.fin:
+                return None
+            data = b"".join(self._fragments)
+            self._fragments = None
+            return data
+        self.control_frames += 1
         if mt is WSMsgType.CLOSE:
             code = frame.get_close_code()
             self.close_code = code.value if isinstance(code, WSCloseCode) else int(code)
@@ -160,7 +175,8 @@ class _Listener(WSListener):
             with contextlib.suppress(Exception):
                 transport.send_close(frame.get_close_code())
             transport.disconnect()
-        # PING is answered by picows (auto-pong); a PONG only refreshes last_rx.
+        # PING is answered by picows (auto-pong); a PONG only counts as a sign of life.
+        return None
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.d.on_disconnected()
@@ -183,7 +199,7 @@ class Driver:
         self._url = url
         self.queue = queue
         self.config = config or DriverConfig()
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or queue.metrics
         self.clock = clock
         self.transport: WSTransport | None = None
         self.listener: _Listener | None = None
@@ -307,7 +323,7 @@ class Driver:
         if self._closing:
             self.close_transport()
         try:
-            await self._serve(transport)
+            await self._serve(transport, listener)
         finally:
             self.connected = False
             self.transport = None
@@ -322,26 +338,46 @@ class Driver:
         self._pending_disconnect = (reason, code, listener.close_reason, now, session.epoch)
         return streamed_for
 
-    async def _serve(self, transport: WSTransport) -> None:
+    async def _serve(self, transport: WSTransport, listener: _Listener) -> None:
+        """Timers of one connection: session deadlines, keepalive pings, liveness.
+
+        The hot path only counts frames; this loop turns the counts into times at each
+        wake-up (at most every ``poll`` seconds), so no clock is read per frame.
+        """
         assert self._disconnected is not None
         cfg = self.config
         session = self.session
+        m = self.metrics
+        poll = min(
+            1.0,
+            (cfg.ping_interval or 4.0) / 2,
+            (session.stale_timeout or 4.0) / 4,
+        )
         next_ping = self.clock() + cfg.ping_interval if cfg.ping_interval else None
         ping_sent_at: float | None = None
+        seen_any = m.frames + listener.control_frames
+        seen_data = m.frames - listener.slow_frames
         while not self._disconnected.is_set():
             now = self.clock()
-            deadlines = [d for d in (session.next_deadline(), next_ping) if d is not None]
+            deadlines = [d for d in (session.next_deadline(), next_ping, now + poll) if d is not None]
             if ping_sent_at is not None:
                 deadlines.append(ping_sent_at + cfg.ping_timeout)
-            timeout = max(0.0, min(deadlines) - now) if deadlines else None
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._disconnected.wait(), timeout)
+                await asyncio.wait_for(self._disconnected.wait(), max(0.0, min(deadlines) - now))
             if self._disconnected.is_set():
                 break
             now = self.clock()
+            count = m.frames + listener.control_frames
+            if count != seen_any:
+                seen_any = count
+                self.last_rx = now
+            count = m.frames - listener.slow_frames
+            if count != seen_data:
+                seen_data = count
+                session.data_seen(now)
             events = session.tick(now)
             if events:
-                self.queue.put_batch(events)
+                self.queue.put(events)
             self.flush()
             if session.close_requested:
                 self.close_transport()
@@ -383,7 +419,7 @@ class Driver:
         reason, code, message, at, epoch = pending
         if will_reconnect:
             self.metrics.reconnects += 1
-        self.queue.put_batch(
+        self.queue.put(
             [
                 Disconnected(
                     reason=reason,

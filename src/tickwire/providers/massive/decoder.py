@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import msgspec
@@ -89,7 +89,7 @@ class MassiveDecoder:
     futures path (``futures/cme``...) uses the futures events.
     """
 
-    __slots__ = ("_element", "_frame", "_kinds", "errors", "event_map", "market", "unknown")
+    __slots__ = ("_element", "_frame", "_kinds", "decode_fast", "errors", "event_map", "market", "unknown")
 
     def __init__(self, market: Market | str) -> None:
         self.market: Market = parse_market(market)
@@ -100,6 +100,8 @@ class MassiveDecoder:
             list.__class_getitem__(union), strict=False
         )
         self._element: msgspec.json.Decoder[Event] = msgspec.json.Decoder(union, strict=False)
+        self.decode_fast: Callable[[Any], list[Event]] = self._frame.decode
+        """The typed one-pass decode alone: raises on anything unusual (then call :meth:`decode`)."""
         self._kinds: dict[type[Event], dict[str, frozenset[str]]] = {c: _field_kinds(c) for c in classes}
         self.errors: int = 0
         """``DecodeError`` events emitted: malformed frames plus bad elements."""

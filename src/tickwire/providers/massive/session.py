@@ -89,8 +89,16 @@ class MassiveSession:
         self.stale_timeout = stale_timeout
         self.uppercase = uppercase
         self.decoder = MassiveDecoder(self.market)
+        #: Every control frame (a status) holds these bytes; data frames without them skip ``receive``.
+        self.control_marker = b"status"
+        #: One byte of the marker that no Massive data key holds (keys and tickers are ``sym``, ``bp``,
+        #: ``MSFT``...; a lowercase ``u`` only comes with statuses): a memchr rules most frames out
+        #: ~15x faster than searching for the marker (0.13 vs 1.9 µs for a 5 KB frame).
+        self.control_probe = b"u"
         self.subscriptions = SubscriptionSet()
-        self.state = State.IDLE
+        #: While True, frames without :attr:`control_marker` are data: the driver queues them raw.
+        self.passthrough = False
+        self._state = State.IDLE
         self.epoch = 0
         self.url = ""
         self.attempt = 0
@@ -173,13 +181,34 @@ class MassiveSession:
             self._request_close("stale")
         return []
 
-    def receive(self, frame: bytes, now: float) -> list[Event]:
-        events = self.decoder.decode(frame)
+    def receive(self, frame: bytes, now: float) -> list[Event] | None:
+        """Read one frame. ``None`` means a plain data frame: queue it raw and :meth:`decode` it later."""
         if self.state is State.STREAMING and b"status" not in frame:
-            if events:
-                self.last_data_at = now
-            return events
-        return self._handle_statuses(events, now)
+            self.last_data_at = now
+            return None
+        return self._handle_statuses(self.decoder.decode(frame), now)
+
+    def decode(self, frame: bytes) -> list[Event]:
+        """Decode a data frame (on the consumer's side). Never raises."""
+        return self.decoder.decode(frame)
+
+    def decode_fast(self, frame: bytes) -> list[Event]:
+        """The typed fast path of :meth:`decode`; may raise (then :meth:`decode` handles the frame)."""
+        return self.decoder.decode_fast(frame)
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @state.setter
+    def state(self, value: State) -> None:
+        self._state = value
+        # kept as a plain attribute: the driver reads it for every frame
+        self.passthrough = value is State.STREAMING
+
+    def data_seen(self, now: float) -> None:
+        """The driver saw data frames (passed through raw) since its last call."""
+        self.last_data_at = now
 
     # -- the user's side --------------------------------------------------------------
 
