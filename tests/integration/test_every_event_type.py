@@ -38,7 +38,7 @@ async def test_every_channel_of_every_cluster(fast_market: MassiveSimulator, mar
     expected = {mapping[prefix] for prefix in CHANNELS_BY_MARKET[market]}
     async with fast_client(sim, market=market) as client:
         await client.subscribe(*(f"{p}.*" for p in sorted(CHANNELS_BY_MARKET[market])))
-        seen = await events_until(client, lambda ev, s: expected <= {type(e) for e in s}, within=20)
+        seen = await events_until(client, lambda ev, s: expected <= {type(e) for e in s}, within=30)
     data = [e for e in seen if isinstance(e, MassiveEvent)]
     assert {type(e) for e in data} == expected
     for ev in data:

@@ -630,6 +630,7 @@ class MassiveSimulator:
                 delay_ms=self.delay_ms,
                 max_events=self.max_events_per_frame,
                 quirks=self.quirks,
+                max_catchup_ms=int(2_000 * self.speed),  # a late tick covers 2 s of wall time
             )
             feed.skip(self.now_ms())
             self._feeds[conn.route.path] = feed
