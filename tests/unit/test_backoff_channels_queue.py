@@ -80,7 +80,9 @@ async def test_queue_drop_oldest_counts_and_keeps_control_events() -> None:
 
 async def test_queue_block_pauses_and_resumes() -> None:
     calls: list[str] = []
-    q = EventQueue(8, "block", on_pause=lambda: calls.append("pause"), on_resume=lambda: calls.append("resume"))
+    q = EventQueue(
+        8, "block", on_pause=lambda: calls.append("pause"), on_resume=lambda: calls.append("resume")
+    )
     for _ in range(10):
         q.put(_batch(2))
     assert calls == ["pause"] and q.paused and q.dropped == 0 and len(q) == 10
