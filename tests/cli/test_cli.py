@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,15 @@ def test_stream_sim_jsonl_prints_events_and_a_summary(tmp_path: Path) -> None:
     quotes = [line for line in lines if line["ev"] == "Q"]
     assert quotes and all(q["sym"] == "AAPL" for q in quotes)
     assert "tickwire:" in proc.stderr and "0 reconnects" in proc.stderr
+
+
+def test_stream_sim_delayed_feed(tmp_path: Path) -> None:
+    proc = run("stream", "--sim", "--feed", "delayed", "--jsonl", "--duration", "2", "T.*", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    connected = [json.loads(line) for line in proc.stdout.splitlines() if '"connected"' in line]
+    assert any(c.get("url", "").endswith("/delayed/stocks") for c in connected)
+    trades = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"ev":"T"')]
+    assert trades and all(time.time() * 1000 - t["t"] > 14 * 60 * 1000 for t in trades)
 
 
 def test_stream_live_view_renders(tmp_path: Path) -> None:

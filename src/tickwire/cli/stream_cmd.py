@@ -79,7 +79,7 @@ async def _run(
             from ..sim import MassiveSimulator
 
             simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
-            url = simulator.url
+            url = simulator.url_for(market, delayed=feed.lower() == "delayed")
             api_key = "simulator"
         client = await stack.enter_async_context(
             AsyncStreamClient(api_key=api_key, market=market, feed=feed, url=url)
