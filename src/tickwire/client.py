@@ -217,14 +217,18 @@ class AsyncStreamClient:
         """The next event (``async for`` uses a generator instead: it is faster)."""
         return await self.__aiter__().__anext__()
 
-    async def _event_iter(self) -> AsyncIterator[Event]:
+    async def _drained(self) -> AsyncIterator[list[list[Event]]]:
+        """What each wake-up drains from the queue (a few frames' events), until the stream ends."""
         drain = self.queue.drain
         while True:
             batches = drain()
-            if not batches:
-                if not await self._wait():
-                    return
-                continue
+            if batches:
+                yield batches
+            elif not await self._wait():
+                return
+
+    async def _event_iter(self) -> AsyncIterator[Event]:
+        async for batches in self._drained():
             for batch in batches:
                 for ev in batch:
                     yield ev
@@ -232,13 +236,7 @@ class AsyncStreamClient:
     async def batches(self) -> AsyncIterator[list[Event]]:
         """One list of events per received frame (plus control events): the cheapest way to consume."""
         self._claim("iterate")
-        drain = self.queue.drain
-        while True:
-            batches = drain()
-            if not batches:
-                if not await self._wait():
-                    return
-                continue
+        async for batches in self._drained():
             for batch in batches:
                 yield batch
 
@@ -298,28 +296,29 @@ class AsyncStreamClient:
         A handler that raises is logged (or passed to ``on_error``) and the stream goes on.
         """
         self._claim("handlers")
-        drain = self.queue.drain
         dispatch = self._dispatch
-        while True:
-            batches = drain()
-            if not batches:
-                if not await self._wait():
-                    return
-                continue
-            for ev in (ev for batch in batches for ev in batch):
-                fns = dispatch.get(type(ev))
-                if fns is None:
-                    fns = self._handlers_for(type(ev))
-                for fn, is_async in fns:
-                    try:
-                        res = fn(ev)
-                        if is_async or (res is not None and inspect.isawaitable(res)):
-                            await res  # type: ignore[misc]
-                    except Exception as exc:
-                        if on_error is not None:
-                            on_error(exc, ev)
-                        else:
-                            log.exception("handler %r failed on a %s event", fn, ev.event_type)
+        async for batches in self._drained():
+            for batch in batches:
+                for ev in batch:
+                    fns = dispatch.get(type(ev))
+                    if fns is None:
+                        fns = self._handlers_for(type(ev))
+                    for fn, is_async in fns:
+                        try:
+                            res = fn(ev)
+                            if is_async or (res is not None and inspect.isawaitable(res)):
+                                await res  # type: ignore[misc]
+                        except Exception as exc:
+                            self._handler_failed(exc, ev, fn, on_error)
+
+    @staticmethod
+    def _handler_failed(
+        exc: Exception, ev: Event, fn: Handler, on_error: Callable[[Exception, Event], Any] | None
+    ) -> None:
+        if on_error is not None:
+            on_error(exc, ev)
+        else:
+            log.exception("handler %r failed on a %s event", fn, ev.event_type)
 
     # -- observability ----------------------------------------------------------------
 
