@@ -211,6 +211,8 @@ class Driver:
         self._disconnected: asyncio.Event | None = None
         self._connecting: tuple[str, int] = ("", 0)
         self._reason_override: str | None = None
+        # (reason, close code, message, at, epoch) of the connection or attempt that just ended
+        self._pending_disconnect: tuple[str, int | None, str, float, int] | None = None
         queue.on_pause = self._pause_reading
         queue.on_resume = self._resume_reading
         queue.on_overflow_disconnect = self._overflow_disconnect
@@ -285,8 +287,6 @@ class Driver:
         return self.url.split("?", 1)[0]
 
     # -- internals --------------------------------------------------------------------
-
-    _pending_disconnect: tuple[str, int | None, str, float, int] | None = None
 
     async def _connect_once(self, attempt: int) -> float | None:
         """One connection: returns seconds streamed (None if it never streamed)."""
