@@ -7,7 +7,7 @@ blocks or awaits user code, so reads and pings go on whatever the consumer does.
 is either a raw data frame (``bytes``), or a list of already-decoded events (control
 events, and frames the session had to read itself because they carry statuses).
 
-Raw frames are decoded only when the consumer takes them (:meth:`EventQueue.get_nowait`).
+Raw frames are decoded only when the consumer takes them (:meth:`EventQueue.drain`).
 That is deliberate: decoding in the reader lets tens of thousands of events pile up
 between two runs of the consumer, and the garbage collector and cache misses then cost
 more than the decoding itself; decoded just before use, events die young, as in a bare
@@ -133,25 +133,9 @@ class EventQueue:
         return item
 
     def get_nowait(self) -> list[Event] | None:
-        """The oldest item's events (a raw frame is decoded now), or None if empty."""
-        items = self._items
-        if not items:
-            return None
-        item = items.popleft()
-        if self._paused and len(items) <= self.low_water:
-            self._resume()
-        if isinstance(item, bytes):
-            try:
-                events = self.decode_fast(item)
-            except Exception:
-                events = self.decode(item)
-        else:
-            events = item
-        if events:
-            m = self.metrics
-            m.events += len(events)
-            m.last_event = events[-1]
-        return events
+        """The oldest non-empty item's events (a raw frame is decoded now), or None if none is left."""
+        batches = self.drain(max_events=1)
+        return batches[0] if batches else None
 
     def drain(self, max_events: int = 128) -> list[list[Event]]:
         """The oldest items' events, decoded now, until about ``max_events`` (at least one item).
