@@ -407,6 +407,111 @@ async def run_tickwire_handler(port: int, n: int, batch: int) -> dict[str, Any]:
     return res
 
 
+# --- 6-8. callback clients (a stream thread calls the handler) --------------------------------
+
+
+def _wait_callbacks(name: str, done: Any, count: Callable[[], int]) -> None:
+    """Block until the handler has seen N events (the stream thread calls it)."""
+    if not done.wait(600):
+        raise RuntimeError(f"{name}: N events did not arrive within 600 s (got {count()})")
+
+
+async def run_polygon_stream(port: int, n: int, batch: int) -> dict[str, Any]:
+    """``polygon.StreamClient`` (websocket-client on a thread), unmodified but for its URL (it only
+    knows ``wss://*.polygon.io``): raw frames, ``json.loads`` in the handler as its users must."""
+    import threading
+
+    from polygon import StreamClient  # type: ignore[import-untyped]
+
+    meter = Meter(n)
+    done = threading.Event()
+    count = 0
+    last: list[Any] = [None]
+
+    def on_message(ws: Any, msg: str | bytes) -> None:
+        nonlocal count
+        events = json.loads(msg)
+        if done.is_set() or events[0].get("ev") != "T":
+            return
+        count += len(events)
+        if count >= meter.target and meter.hit(count):
+            last[0] = events[-1]
+            done.set()
+
+    client = StreamClient("k", "stocks", on_message=on_message)
+    client.WS.url = f"ws://127.0.0.1:{port}/stocks"
+    client.start_stream_thread(ping_interval=0)
+    client.subscribe_stock_trades()  # every ticker: T.*
+    _wait_callbacks("polygon", done, lambda: count)
+    res = meter.report("polygon_stream", batch, count, last[0]["q"])
+    client.close_stream()
+    return res
+
+
+def _tickwire_stream_client(port: int, **options: Any) -> Any:
+    from tickwire import StreamClient
+
+    return StreamClient("k", "stocks", host=f"ws://127.0.0.1:{port}", stale_timeout=None, **options)
+
+
+async def run_tickwire_threaded_raw(port: int, n: int, batch: int) -> dict[str, Any]:
+    """``tickwire.StreamClient`` as a drop-in for ``polygon``'s: raw frames, the same ``json.loads``
+    handler, so the difference is the client alone."""
+    import threading
+
+    meter = Meter(n)
+    done = threading.Event()
+    count = 0
+    last: list[Any] = [None]
+
+    def on_message(ws: Any, msg: str) -> None:
+        nonlocal count
+        events = json.loads(msg)
+        if done.is_set() or events[0].get("ev") != "T":
+            return
+        count += len(events)
+        if count >= meter.target and meter.hit(count):
+            last[0] = events[-1]
+            done.set()
+
+    client = _tickwire_stream_client(port, on_message=on_message)
+    client.start_stream_thread(ping_interval=0)
+    client.subscribe_stock_trades()
+    _wait_callbacks("tickwire_threaded_raw", done, lambda: count)
+    res = meter.report("tickwire_threaded_raw", batch, count, last[0]["q"])
+    client.close_stream()
+    return res
+
+
+async def run_tickwire_threaded(port: int, n: int, batch: int) -> dict[str, Any]:
+    """``tickwire.StreamClient(messages="events")``: typed events, one handler call each."""
+    import threading
+
+    from tickwire import EquityTrade
+
+    meter = Meter(n)
+    done = threading.Event()
+    count = 0
+    last: list[Any] = [None]
+
+    def on_message(ws: Any, ev: Any) -> None:
+        nonlocal count
+        if type(ev) is not EquityTrade or done.is_set():
+            return
+        count += 1
+        if count >= meter.target and meter.hit(count, first=batch):
+            last[0] = ev
+            done.set()
+
+    client = _tickwire_stream_client(port, on_message=on_message, messages="events")
+    client.start_stream_thread(ping_interval=0)
+    client.subscribe_stock_trades()
+    _wait_callbacks("tickwire_threaded", done, lambda: count)
+    res = meter.report("tickwire_threaded", batch, count, last[0].sequence_number)
+    client.close_stream()
+    return res
+
+
 CLIENTS: dict[str, Callable[[int, int, int], Awaitable[dict[str, Any]]]] = {
     "bare": run_bare,
     "bare_queue": run_bare_queue,
@@ -415,6 +520,9 @@ CLIENTS: dict[str, Callable[[int, int, int], Awaitable[dict[str, Any]]]] = {
     "tickwire_async_for": run_tickwire_async_for,
     "tickwire_batches": run_tickwire_batches,
     "tickwire_handler": run_tickwire_handler,
+    "polygon_stream": run_polygon_stream,
+    "tickwire_threaded_raw": run_tickwire_threaded_raw,
+    "tickwire_threaded": run_tickwire_threaded,
 }
 
 

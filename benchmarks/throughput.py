@@ -35,14 +35,24 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-CLIENTS = ("bare", "massive", "tickwire_async_for", "tickwire_batches", "tickwire_handler")
+CLIENTS = (
+    "bare",
+    "massive",
+    "tickwire_async_for",
+    "tickwire_batches",
+    "tickwire_handler",
+    "polygon_stream",
+    "tickwire_threaded_raw",
+    "tickwire_threaded",
+)
+CALLBACK_CLIENTS = ("tickwire_threaded_raw", "tickwire_threaded")  # compared with polygon_stream
 EXTRA_CLIENTS = ("bare_queue", "bare_queue_raw")  # diagnostics, only with --clients
 TICKWIRE_CLIENTS = tuple(c for c in CLIENTS if c.startswith("tickwire"))
 DEFAULT_N = {50: 1_000_000, 1: 200_000}
 QUICK_N = {50: 100_000, 1: 20_000}
 TARGET_VS_BARE = 0.80
 TARGET_VS_MASSIVE = {50: 8.0, 1: 13.0}
-PACKAGES = ("tickwire", "picows", "msgspec", "massive", "websockets")
+PACKAGES = ("tickwire", "picows", "msgspec", "massive", "websockets", "polygon", "websocket-client")
 
 
 @dataclass
@@ -258,8 +268,8 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
         "Ratios compare median ev/s.",
         "",
         "| client | B | N | ok runs | median ev/s | min..max ev/s | µs CPU/event | CPU s (window) "
-        "| of which GC s | CPU/wall | peak RSS MB | vs bare | vs massive |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| of which GC s | CPU/wall | peak RSS MB | vs bare | vs massive | vs polygon |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for b in batches:
         for c in clients:
@@ -268,13 +278,14 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
             n = cr[0].n
             okn = f"{sum(r.ok for r in cr)}/{len(cr)}"
             if cell is None:
-                lines.append(f"| {c} | {b} | {n:,} | {okn} | FAILED | | | | | | | | |")
+                lines.append(f"| {c} | {b} | {n:,} | {okn} | FAILED | | | | | | | | | |")
                 continue
             lines.append(
                 f"| {c} | {b} | {n:,} | {okn} | {cell['ev']:,.0f} | {cell['min']:,.0f}..{cell['max']:,.0f} "
                 f"| {cell['us']:.2f} | {cell['cpu']:.2f} | {cell['gc']:.2f} | {cell['util']:.2f} "
                 f"| {cell['rss']:.0f} "
-                f"| {_ratio(cell['ev'], ev('bare', b), pct=True)} | {_ratio(cell['ev'], ev('massive', b))} |"
+                f"| {_ratio(cell['ev'], ev('bare', b), pct=True)} | {_ratio(cell['ev'], ev('massive', b))} "
+                f"| {_ratio(cell['ev'], ev('polygon_stream', b))} |"
             )
     lines += [
         "",
@@ -288,7 +299,7 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
     ]
     for b in batches:
         for c in clients:
-            if not c.startswith("tickwire"):
+            if not c.startswith("tickwire") or c in CALLBACK_CLIENTS:
                 continue
             mine, bare, mass = ev(c, b), ev("bare", b), ev("massive", b)
             want_m = TARGET_VS_MASSIVE.get(b)
@@ -305,6 +316,24 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
                 f"| {_ratio(mine, mass)} | {f'≥ {want_m:g}x' if want_m else 'n/a'} | {verdict} "
                 f"| {_ratio(us('bare', b), us(c, b), pct=True)}, {_ratio(us('massive', b), us(c, b))} |"
             )
+    callback = [c for c in clients if c in CALLBACK_CLIENTS]
+    if callback and "polygon_stream" in clients:
+        lines += [
+            "",
+            "Callback clients (issue 3): `tickwire.StreamClient` beside `polygon.StreamClient`, the same "
+            "handler (`json.loads` of each raw frame) for `tickwire_threaded_raw`, typed events for "
+            "`tickwire_threaded`.",
+            "",
+            "| B | client | ev/s | polygon ev/s | vs polygon | CPU/event vs polygon |",
+            "|---:|---|---:|---:|---:|---:|",
+        ]
+        for b in batches:
+            for c in callback:
+                mine, theirs = ev(c, b), ev("polygon_stream", b)
+                lines.append(
+                    f"| {b} | {c} | {mine or 0:,.0f} | {theirs or 0:,.0f} | {_ratio(mine, theirs)} "
+                    f"| {_ratio(us('polygon_stream', b), us(c, b))} |"
+                )
     starved = [f"{c} B={b}" for (c, b), cell in cells.items() if cell and cell["util"] < 0.9]
     if starved:
         lines += [

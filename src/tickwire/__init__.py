@@ -15,6 +15,7 @@ from .errors import (
     ConnectionLost,
     HandshakeError,
     SlowConsumer,
+    StreamWarning,
     SubscriptionError,
     TickwireError,
 )
@@ -59,6 +60,8 @@ from .providers.massive.models import (
     LimitUpLimitDown,
     MassiveEvent,
 )
+from .service_api import StreamCluster, StreamHost, StreamServicePrefix
+from .threaded import StreamClient
 
 __all__ = [
     "AsyncStreamClient",
@@ -106,6 +109,11 @@ __all__ = [
     "Reconnected",
     "SlowConsumer",
     "Status",
+    "StreamClient",
+    "StreamCluster",
+    "StreamHost",
+    "StreamServicePrefix",
+    "StreamWarning",
     "SubscriptionError",
     "SubscriptionRejected",
     "TickwireError",

@@ -18,8 +18,9 @@ import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from enum import Enum
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .backoff import Backoff
 from .credentials import Secret, resolve_secret
@@ -29,20 +30,28 @@ from .pipeline.metrics import Metrics, MetricsSnapshot
 from .pipeline.queue import EventQueue, OverflowPolicy
 from .providers.massive.enums import Feed, Market, feed_host, parse_market
 from .providers.massive.session import MassiveSession
-from .transport.aio import Driver, DriverConfig
+from .service_api import Action, AsyncServiceMethods, Service, Symbols, prefix_value, service_channels
+from .transport.aio import Driver, DriverConfig, FrameTap
 
-__all__ = ["API_KEY_ENV_VARS", "AsyncStreamClient", "Handler", "build_url"]
+if TYPE_CHECKING:
+    from .rest.backfill import BackfillConfig
+
+__all__ = ["API_KEY_ENV_VARS", "STREAM_URL_ENV", "AsyncStreamClient", "Handler", "build_url"]
 
 log = logging.getLogger("tickwire.client")
 
 API_KEY_ENV_VARS = ("MASSIVE_API_KEY", "POLYGON_API_KEY")
+STREAM_URL_ENV = "TICKWIRE_STREAM_URL"
+"""When set (``ws://127.0.0.1:8765``), clients given no ``url``/``host`` connect there: unchanged
+scripts can run against ``tickwire sim`` or a staging server."""
 
 Handler = Callable[[Event], Awaitable[None] | None]
 
 
 def build_url(market: Market, feed: str | Feed = "realtime", url: str | None = None) -> str:
-    """The stream URL: ``url`` when given (``ws://127.0.0.1:8765`` gets ``/<market>`` appended),
-    else ``wss://<feed host>/<market>``."""
+    """The stream URL: ``url`` when given (``ws://127.0.0.1:8765`` gets ``/<market>`` appended), else
+    ``$TICKWIRE_STREAM_URL`` if set, else ``wss://<feed host>/<market>``."""
+    url = url or os.environ.get(STREAM_URL_ENV) or None
     if url:
         scheme, sep, rest = url.partition("://")
         if not sep or scheme not in ("ws", "wss"):
@@ -57,7 +66,7 @@ def build_url(market: Market, feed: str | Feed = "realtime", url: str | None = N
     return f"wss://{host}/{market.value}"
 
 
-class AsyncStreamClient:
+class AsyncStreamClient(AsyncServiceMethods):
     """A Massive/Polygon stream that reconnects forever, resubscribes exactly, and reports every gap.
 
     ::
@@ -96,6 +105,9 @@ class AsyncStreamClient:
         ca_file: str | None = None,
         dotenv_path: str | os.PathLike[str] | None = ".env",
         uppercase: bool = True,
+        frame_tap: FrameTap | None = None,
+        backfill: bool | BackfillConfig | None = None,
+        rest_url: str | None = None,
     ) -> None:
         self.market = parse_market(market)
         self.url = build_url(self.market, feed, url)
@@ -126,6 +138,7 @@ class AsyncStreamClient:
             self.url,
             self.queue,
             metrics=self.metrics_counters,
+            frame_tap=frame_tap,
             config=DriverConfig(
                 max_reconnects=max_reconnects,
                 backoff=backoff,
@@ -140,6 +153,16 @@ class AsyncStreamClient:
         )
         if subscriptions:
             self.session.subscribe(*subscriptions)
+        from .rest.backfill import make_gap_filler  # REST gap repair after reconnects (rest/backfill.py)
+
+        self._gap_filler = make_gap_filler(
+            key=key,
+            market=self.market.value,
+            custom_url=url is not None,
+            backfill=backfill,
+            rest_url=rest_url,
+            subscriptions=lambda: self.session.desired,
+        )
         self._handlers: dict[str, list[Handler]] = {}
         self._task: asyncio.Task[None] | None = None
         self._dispatch: dict[type[Event], tuple[tuple[Handler, bool], ...]] = {}
@@ -200,6 +223,54 @@ class AsyncStreamClient:
         self.session.unsubscribe_all()
         self.driver.flush()
 
+    # -- the ``polygon`` package's service API (subscribe_stock_trades & co., service_api.py) ----
+
+    async def _modify_service(
+        self,
+        service: Service,
+        action: Action,
+        symbols: Symbols,
+        uppercase: bool,
+        handler: Handler | None = None,
+    ) -> None:
+        chans = service_channels(self.market, service, symbols, uppercase=uppercase)
+        if action == "subscribe":
+            if handler is not None:
+                await self.change_handler(service.prefix, handler)
+            self.session.subscribe(*chans, uppercase=False)
+        else:
+            self.session.unsubscribe(*chans, uppercase=False)
+        self.driver.flush()
+
+    async def change_handler(self, service_prefix: str | Enum, handler_function: Handler) -> None:
+        """Make ``handler_function`` the one handler of an event type (``StreamServicePrefix.STOCK_TRADES``
+        or ``"T"``), replacing what ``subscribe_*(handler_function=)`` or an earlier call set."""
+        ev = prefix_value(service_prefix)
+        self.off(ev)
+        self.on(ev, handler_function)
+
+    async def handle_messages(self, *_compat: Any, **_compat_kw: Any) -> bool:
+        """Dispatch the next received batch to the handlers (the ``polygon`` package's loop body:
+        ``while True: await client.handle_messages()``). Reconnecting is always on, so its
+        ``reconnect``/``max_reconnection_attempts``/``reconnection_delay`` arguments are accepted and
+        ignored. Returns False once the stream has ended."""
+        self._claim("handlers")
+        while True:
+            batches = self.queue.drain()
+            if batches:
+                if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
+                    batches = await self._gap_filler.process(batches)
+                await self._dispatch_batches(batches, None)
+                return True
+            if not await self._wait():
+                return False
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection loop ends (after :meth:`close`, or a fatal error, which is raised)."""
+        task = self._task
+        if task is not None:
+            await asyncio.shield(task)
+
     @property
     def subscriptions(self) -> list[str]:
         """The desired channels, in the order they were first asked for."""
@@ -223,6 +294,8 @@ class AsyncStreamClient:
         while True:
             batches = drain()
             if batches:
+                if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
+                    batches = await self._gap_filler.process(batches)
                 yield batches
             elif not await self._wait():
                 return
@@ -296,20 +369,25 @@ class AsyncStreamClient:
         A handler that raises is logged (or passed to ``on_error``) and the stream goes on.
         """
         self._claim("handlers")
-        dispatch = self._dispatch
         async for batches in self._drained():
-            for batch in batches:
-                for ev in batch:
-                    fns = dispatch.get(type(ev))
-                    if fns is None:
-                        fns = self._handlers_for(type(ev))
-                    for fn, is_async in fns:
-                        try:
-                            res = fn(ev)
-                            if is_async or (res is not None and inspect.isawaitable(res)):
-                                await res  # type: ignore[misc]
-                        except Exception as exc:
-                            self._handler_failed(exc, ev, fn, on_error)
+            await self._dispatch_batches(batches, on_error)
+
+    async def _dispatch_batches(
+        self, batches: list[list[Event]], on_error: Callable[[Exception, Event], Any] | None
+    ) -> None:
+        dispatch = self._dispatch
+        for batch in batches:
+            for ev in batch:
+                fns = dispatch.get(type(ev))
+                if fns is None:
+                    fns = self._handlers_for(type(ev))
+                for fn, is_async in fns:
+                    try:
+                        res = fn(ev)
+                        if is_async or (res is not None and inspect.isawaitable(res)):
+                            await res  # type: ignore[misc]
+                    except Exception as exc:
+                        self._handler_failed(exc, ev, fn, on_error)
 
     @staticmethod
     def _handler_failed(

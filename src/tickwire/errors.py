@@ -8,6 +8,7 @@ __all__ = [
     "ConnectionLost",
     "HandshakeError",
     "SlowConsumer",
+    "StreamWarning",
     "SubscriptionError",
     "TickwireError",
 ]
@@ -43,3 +44,13 @@ class ConnectionLost(TickwireError):
 
 class SlowConsumer(TickwireError):
     """The consumer fell behind and the ``disconnect`` overflow policy was chosen."""
+
+
+class StreamWarning(TickwireError):
+    """Something happened to a stream that the callback client reports through ``on_error``: a
+    disconnect, a reconnect (with the gap), dropped events, a malformed frame, a rejected
+    subscription. ``event`` is the control event (``Disconnected``, ``Reconnected``...)."""
+
+    def __init__(self, message: str, event: object) -> None:
+        super().__init__(message)
+        self.event = event

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tickwire
 
 PINNED = {
+    "StreamClient", "StreamCluster", "StreamHost", "StreamServicePrefix", "StreamWarning",
     "AsyncStreamClient", "AuthError", "Backoff", "ConfigError", "Connected", "ConnectionLost",
     "ControlEvent", "CryptoAgg", "CryptoAggSec", "CryptoQuote", "CryptoTrade", "CurrencyAgg",
     "DecodeError", "Disconnected", "Dropped", "EquityAgg", "EquityAggMin", "EquityQuote",

@@ -132,6 +132,20 @@ class EventQueue:
             self._resume()
         return item
 
+    def drain_raw(self, max_items: int = 1024) -> list[Item]:
+        """Up to ``max_items`` of the oldest items as queued (raw frames stay undecoded).
+
+        For consumers that forward frames or decode elsewhere (the callback client decodes on its
+        own thread); they count ``metrics.events`` themselves.
+        """
+        items = self._items
+        n = min(max_items, len(items))
+        popleft = items.popleft
+        out = [popleft() for _ in range(n)]
+        if self._paused and len(items) <= self.low_water:
+            self._resume()
+        return out
+
     def get_nowait(self) -> list[Event] | None:
         """The oldest non-empty item's events (a raw frame is decoded now), or None if none is left."""
         batches = self.drain(max_events=1)

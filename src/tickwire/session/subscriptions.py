@@ -26,6 +26,7 @@ class SubscriptionSet:
         self.confirmed: set[str] = set()
         self.pending_sub: set[str] = set()
         self.pending_unsub: set[str] = set()
+        self._removed: dict[str, None] = {}  # removal order, so unsubscribe requests keep it
 
     def add(self, channels: Iterable[str]) -> list[str]:
         """Add to the desired set; returns the channels that were new."""
@@ -39,10 +40,12 @@ class SubscriptionSet:
         gone = [c for c in dict.fromkeys(channels) if c in self.desired]
         for c in gone:
             del self.desired[c]
+            self._removed[c] = None
         return gone
 
     def clear(self) -> list[str]:
         gone = list(self.desired)
+        self._removed.update(self.desired)
         self.desired.clear()
         return gone
 
@@ -56,7 +59,11 @@ class SubscriptionSet:
         """Channels to subscribe and to unsubscribe now; marks them pending."""
         active = self.confirmed | self.pending_sub
         to_sub = [c for c in self.desired if c not in active]
-        to_unsub = sorted(c for c in active - self.pending_unsub if c not in self.desired)
+        leaving = {c for c in active - self.pending_unsub if c not in self.desired}
+        # in the order the user removed them (then any others, sorted): requests read as asked
+        to_unsub = [c for c in self._removed if c in leaving]
+        to_unsub += sorted(leaving.difference(to_unsub))
+        self._removed.clear()
         self.pending_sub.update(to_sub)
         self.pending_unsub.update(to_unsub)
         return to_sub, to_unsub

@@ -43,7 +43,10 @@ from ..pipeline.metrics import Metrics
 from ..pipeline.queue import EventQueue
 from ..session.base import Session
 
-__all__ = ["Driver", "DriverConfig"]
+__all__ = ["Driver", "DriverConfig", "FrameTap"]
+
+FrameTap = Callable[[bytes, int, int], None]
+"""Called with every received data frame, its receive time (Unix ns) and the connection epoch."""
 
 _TEXT = WSMsgType.TEXT
 
@@ -75,6 +78,7 @@ class DriverConfig:
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | None = None,
         close_timeout: float = 1.0,
+        ping_payload: bytes = b"",
     ) -> None:
         if max_reconnects is not None and max_reconnects < 0:
             raise ValueError("max_reconnects must be None (forever) or >= 0")
@@ -88,6 +92,7 @@ class DriverConfig:
         self.ssl_context = ssl_context
         self.ca_file = ca_file
         self.close_timeout = close_timeout
+        self.ping_payload = ping_payload
 
     def ssl_for(self, url: str) -> ssl.SSLContext | None:
         """TLS with verification on for wss://; ``ca_file`` adds a CA bundle (e.g. a corporate proxy's)."""
@@ -108,6 +113,7 @@ class _Listener(WSListener):
         self.probe = driver.session.control_probe
         self.queue = driver.queue
         self.metrics = driver.metrics
+        self.tap = driver.frame_tap
         self.transport: WSTransport | None = None
         self.close_code: int | None = None
         self.close_reason = ""
@@ -129,6 +135,9 @@ class _Listener(WSListener):
             if assembled is None:
                 return
             data = assembled
+        tap = self.tap
+        if tap is not None:  # e.g. the raw journal: every received frame, receive time, epoch
+            tap(data, time.time_ns(), self.session.epoch)
         m = self.metrics
         m.frames += 1
         m.bytes += len(data)
@@ -194,8 +203,10 @@ class Driver:
         config: DriverConfig | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        frame_tap: FrameTap | None = None,
     ) -> None:
         self.session = session
+        self.frame_tap = frame_tap
         self._url = url
         self.queue = queue
         self.config = config or DriverConfig()
@@ -310,6 +321,9 @@ class Driver:
         except picows.WSHandshakeError as exc:
             status = exc.response.status if exc.response is not None else None
             code = int(status) if status is not None else None
+            body_hook = getattr(session, "handshake_refused_body", None)
+            if body_hook is not None:  # optional: a session that explains refusals from the body
+                body_hook(bytes(exc.raw_body or b""))
             session.handshake_failed(code, self.clock())
             log.warning("handshake with %s refused: HTTP %s", self.session_url_safe, code)
             self._pending_disconnect = ("handshake_refused", code, f"HTTP {code}", self.clock(), 0)
@@ -386,7 +400,7 @@ class Driver:
                 if ping_sent_at is None:
                     ping_sent_at = now
                     with contextlib.suppress(Exception):
-                        transport.send_ping()
+                        transport.send_ping(cfg.ping_payload or None)
                 next_ping = now + (cfg.ping_interval or 0.0)
             if ping_sent_at is not None:
                 if self.last_rx > ping_sent_at:

@@ -212,20 +212,25 @@ class MassiveSession:
 
     # -- the user's side --------------------------------------------------------------
 
-    def subscribe(self, *channels: str) -> list[str]:
-        """Add channels to the desired set (remembered across reconnects); sent now if streaming."""
-        chans = normalize_channels(channels, self.market, uppercase=self.uppercase)
+    def subscribe(self, *channels: str, uppercase: bool | None = None) -> list[str]:
+        """Add channels to the desired set (remembered across reconnects); sent now if streaming.
+
+        ``uppercase`` overrides the session's setting for these channels."""
+        chans = normalize_channels(channels, self.market, uppercase=self._upper(uppercase))
         new = self.subscriptions.add(chans)
         self._warn_limits()
         self._flush_subscriptions()
         return new
 
-    def unsubscribe(self, *channels: str) -> list[str]:
+    def unsubscribe(self, *channels: str, uppercase: bool | None = None) -> list[str]:
         """Remove channels from the desired set; sent now if streaming."""
-        chans = normalize_channels(channels, self.market, uppercase=self.uppercase)
+        chans = normalize_channels(channels, self.market, uppercase=self._upper(uppercase))
         gone = self.subscriptions.remove(chans)
         self._flush_subscriptions()
         return gone
+
+    def _upper(self, uppercase: bool | None) -> bool:
+        return self.uppercase if uppercase is None else uppercase
 
     def unsubscribe_all(self) -> list[str]:
         gone = self.subscriptions.clear()
