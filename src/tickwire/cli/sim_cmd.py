@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,8 +16,25 @@ def sim(
     rate: Annotated[float, typer.Option(help="Mean trades per second per ticker")] = 2.0,
     tick_interval: Annotated[float, typer.Option(help="Seconds between data pushes")] = 0.05,
     max_connections: Annotated[int, typer.Option(help="Connections per key and cluster")] = 1,
+    polymarket: Annotated[
+        bool, typer.Option(help="Also serve Polymarket US (/v1/ws/markets, /v1/ws/private) on the same port")
+    ] = True,
+    pm_heartbeat: Annotated[float, typer.Option(help="Polymarket US heartbeat interval (s)")] = 5.0,
+    pm_legacy: Annotated[
+        bool, typer.Option(help="Polymarket US frames in the legacy snake_case format")
+    ] = False,
+    rest: Annotated[bool, typer.Option(help="Also serve the REST API (aggregates, trades...)")] = True,
 ) -> None:
     from ..sim import run_sim
 
-    run_sim(host, port, seed, rate=rate, tick_interval=tick_interval, max_connections=max_connections)
+    options: dict[str, Any] = {"rest": rest}
+    if polymarket:
+        from ..sim.polymarket import attach_polymarket
+
+        options["started"] = lambda massive: attach_polymarket(
+            massive, heartbeat_interval=pm_heartbeat, legacy=pm_legacy
+        )
+    run_sim(
+        host, port, seed, rate=rate, tick_interval=tick_interval, max_connections=max_connections, **options
+    )
     typer.echo("simulator stopped", err=True)

@@ -34,7 +34,16 @@ def stream(
     sim: Annotated[bool, typer.Option("--sim", help="Stream from the built-in simulator")] = False,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
+    provider: Annotated[str, typer.Option(help="massive or polymarket")] = "massive",
+    markets: Annotated[str | None, typer.Option(help="Polymarket US market slugs: slug1,slug2")] = None,
 ) -> None:
+    if provider.lower() == "polymarket":
+        from .polymarket_stream import stream_polymarket
+
+        stream_polymarket(markets, url, jsonl, sim, duration, seed)
+        return
+    if provider.lower() != "massive":
+        raise typer.BadParameter(f"unknown provider {provider!r}: massive or polymarket")
     chans = list(channels or [])
     if not chans:
         chans = ["T.*", "Q.*", "AM.*"] if market == "stocks" else []

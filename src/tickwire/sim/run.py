@@ -24,6 +24,8 @@ def describe(sim: MassiveSimulator) -> list[str]:
     lines = [f"Massive simulator (seed {sim.seed}) listening on {sim.url}"]
     lines += [f"  {sim.url_for(m)}   (delayed: {sim.url_for(m, delayed=True)})" for m in MARKETS]
     lines.append(f"  official client: WebSocketClient(feed={sim.feed_host!r}, market=..., secure=False)")
+    if sim.rest is not None:
+        lines.append(f"  REST API: {sim.rest_url}   (RestClient(base_url={sim.rest_url!r}))")
     return lines
 
 

@@ -52,11 +52,15 @@ from .protocol import AUTH_TIMEOUT, CONNECTED, MAX_CONNECTIONS, AuthPolicy, Serv
 from .wire import encode_statuses, status_frame
 
 if TYPE_CHECKING:
+    from .rest import RestOptions, SimRestServer
     from .thread import SimulatorThread
 
 __all__ = ["MassiveSimulator"]
 
 log = logging.getLogger("tickwire.sim")
+
+RouteHandler = Callable[[WSUpgradeRequest], WSListener | WSUpgradeResponseWithListener | None]
+"""Serves another dialect's path: the listener (or refusal) for an upgrade request."""
 
 SLOW_CONSUMER_CLOSE_CODE = 1000
 """The official client treats the close after ``slow_consumer`` as a normal one (polygon.md §1.6)."""
@@ -154,6 +158,8 @@ class MassiveSimulator:
         second); market time starts at the wall clock when the simulator is created.
     :param socket_send_buffer: ``SO_SNDBUF`` for accepted sockets (small values make a slow consumer
         show up in the server buffer sooner, e.g. in tests); ``None`` keeps the OS default.
+    :param rest: also serve the REST API (aggregates, trades, previous close, snapshot) from the same
+        market, on its own port (:attr:`rest_url`); a :class:`~.rest.RestOptions` sets its rate limit.
     """
 
     def __init__(
@@ -179,6 +185,7 @@ class MassiveSimulator:
         max_frame_size: int = 16 * 1024 * 1024,
         socket_send_buffer: int | None = None,
         speed: float = 1.0,
+        rest: bool | RestOptions = False,
     ) -> None:
         if tick_interval <= 0:
             raise ValueError("tick_interval must be > 0")
@@ -218,6 +225,13 @@ class MassiveSimulator:
         self._tick_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
+        #: Other dialects served on this port: exact URL path → upgrade handler (e.g. Polymarket US).
+        self.routes: dict[str, RouteHandler] = {}
+        self.rest: SimRestServer | None = None  # the REST API (rest=True), see sim/rest.py
+        if rest:
+            from .rest import RestOptions, SimRestServer
+
+            self.rest = SimRestServer(self, rest if isinstance(rest, RestOptions) else None)
 
     def __repr__(self) -> str:
         state = f"listening on {self.url}" if self.running else "stopped"
@@ -239,6 +253,13 @@ class MassiveSimulator:
     def url(self) -> str:
         """``ws://127.0.0.1:PORT`` (append ``/stocks``... or use :meth:`url_for`)."""
         return f"ws://{self.host}:{self._port}"
+
+    @property
+    def rest_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the REST API (needs ``rest=True``): a ``RestClient`` ``base_url``."""
+        if self.rest is None:
+            raise RuntimeError("this simulator serves no REST API: create it with rest=True")
+        return self.rest.url
 
     @property
     def feed_host(self) -> str:
@@ -267,12 +288,16 @@ class MassiveSimulator:
         await self._listen(self._port)
         if self._tick_task is None:
             self._tick_task = self._loop.create_task(self._tick_loop(), name="tickwire-sim-tick")
+        if self.rest is not None:
+            await self.rest.start()
         return self
 
     async def aclose(self) -> None:
         """Stop the server, abort every connection and the data generator."""
         if self._server is not None:
             await self.stop()
+        if self.rest is not None:
+            await self.rest.stop()
         task, self._tick_task = self._tick_task, None
         if task is not None:
             task.cancel()
@@ -598,6 +623,9 @@ class MassiveSimulator:
 
     def _route_request(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener | None:
         path = request.path.decode("latin-1")
+        other = self.routes.get(path.split("?", 1)[0])
+        if other is not None:
+            return other(request)
         route = parse_route(path)
         if route is None:
             self._counters.refused += 1

@@ -141,6 +141,10 @@ class SimulatorThread:
     def feed_host(self) -> str:
         return self.simulator.feed_host
 
+    @property
+    def rest_url(self) -> str:
+        return self.simulator.rest_url
+
     def url_for(self, cluster: str = "stocks", delayed: bool = False) -> str:
         return self.simulator.url_for(cluster, delayed)
 

@@ -1,0 +1,111 @@
+"""``tickwire stream --provider polymarket --markets a,b``: Polymarket US books and trades in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+
+import msgspec
+import typer
+
+from ..errors import TickwireError
+from ..events import Reconnected
+
+__all__ = ["stream_polymarket"]
+
+_ENC = msgspec.json.Encoder()
+
+
+def stream_polymarket(
+    markets: str | None, url: str | None, jsonl: bool, sim: bool, duration: float | None, seed: int
+) -> None:
+    """Stream MARKET_DATA and TRADE of ``markets`` (comma-separated slugs); exit code 1 on a fatal error."""
+    slugs = [s.strip() for s in (markets or "").split(",") if s.strip()]
+    if not slugs and not sim:
+        raise typer.BadParameter("name the markets: --markets slug1,slug2")
+    try:
+        summary = asyncio.run(_run(slugs, url, jsonl, sim, duration, seed))
+    except TickwireError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(summary, err=True)
+
+
+async def _run(
+    slugs: list[str], url: str | None, jsonl: bool, sim: bool, duration: float | None, seed: int
+) -> str:
+    from ..polymarket import DEFAULT_BASE_URL, PolymarketClient
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    gaps = 0
+    async with contextlib.AsyncExitStack() as stack:
+        key_id = secret = None
+        base_url = url or DEFAULT_BASE_URL
+        if sim:
+            from ..sim.polymarket import PolymarketSimulator
+
+            simulator = await stack.enter_async_context(PolymarketSimulator(seed=seed))
+            key_id, secret, base_url = simulator.key_id, simulator.secret_key, simulator.url
+            slugs = slugs or simulator.markets[:3]
+        client = await stack.enter_async_context(
+            PolymarketClient("markets", key_id, secret, base_url=base_url)
+        )
+        await client.subscribe_market_data(*slugs)
+        await client.subscribe_trades(*slugs)
+        started = time.time()
+
+        async def consume() -> None:
+            nonlocal gaps
+            out = sys.stdout
+            async for batch in client.batches():
+                for ev in batch:
+                    if isinstance(ev, Reconnected):
+                        gaps += 1
+                    if jsonl:
+                        out.write(_ENC.encode(ev).decode() + "\n")
+                    else:
+                        out.write(_line(client, ev) + "\n")
+                out.flush()
+
+        consumer = asyncio.ensure_future(consume())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if consumer in done:
+            consumer.result()
+        else:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+        m = client.metrics()
+    return (
+        f"tickwire: {m.events:,} Polymarket US events in {time.time() - started:.1f} s, "
+        f"{m.reconnects} reconnects, {gaps} gaps, {m.decode_errors} decode errors"
+    )
+
+
+def _line(client: object, ev: object) -> str:
+    from ..polymarket import PolymarketClient
+    from ..providers.polymarket_us.events import MarketData, Trade
+
+    assert isinstance(client, PolymarketClient)
+    if isinstance(ev, MarketData):
+        book = client.book(ev.market_slug)
+        if book is not None:
+            return (
+                f"book  {ev.market_slug:<28} bid {book.best_bid} ask {book.best_ask} "
+                f"mid {book.mid} depth {book.depth('bid')}/{book.depth('ask')}"
+            )
+    if isinstance(ev, Trade):
+        side = ev.taker_side.removeprefix("ORDER_SIDE_")
+        return f"trade {ev.market_slug:<28} {ev.quantity} @ {ev.price} ({side})"
+    return f"{getattr(ev, 'event_type', type(ev).__name__)}: {ev}"

@@ -1,0 +1,37 @@
+"""The Polymarket US dialect of the simulator: ``/v1/ws/markets`` and ``/v1/ws/private``.
+
+``PolymarketSimulator`` runs on its own port, or attached to a ``MassiveSimulator`` (what
+``tickwire sim`` does) so one port serves both dialects. ``SIM_KEY_ID``/``SIM_SECRET_KEY`` is
+the built-in test key pair every client (and the official ``polymarket-us`` SDK) can sign with.
+"""
+
+from __future__ import annotations
+
+from .account import Account, SimOrder, SimPosition
+from .model import DEFAULT_MARKETS, PolymarketModel, SimTrade
+from .run import attach_polymarket, describe_polymarket
+from .server import (
+    SIM_KEY_ID,
+    SIM_SECRET_KEY,
+    HandshakeRecord,
+    PmConnectionInfo,
+    PmCounters,
+    PolymarketSimulator,
+)
+
+__all__ = [
+    "DEFAULT_MARKETS",
+    "SIM_KEY_ID",
+    "SIM_SECRET_KEY",
+    "Account",
+    "HandshakeRecord",
+    "PmConnectionInfo",
+    "PmCounters",
+    "PolymarketModel",
+    "PolymarketSimulator",
+    "SimOrder",
+    "SimPosition",
+    "SimTrade",
+    "attach_polymarket",
+    "describe_polymarket",
+]
