@@ -1,0 +1,31 @@
+"""The raw journal: every received frame, with receive time and connection epoch, append-only."""
+
+from __future__ import annotations
+
+from .format import FRAME, META
+from .reader import (
+    JournalError,
+    Record,
+    SegmentReport,
+    VerifyReport,
+    journal_meta,
+    read_records,
+    repair_tail,
+    verify,
+)
+from .writer import JournalStats, JournalWriter
+
+__all__ = [
+    "FRAME",
+    "META",
+    "JournalError",
+    "JournalStats",
+    "JournalWriter",
+    "Record",
+    "SegmentReport",
+    "VerifyReport",
+    "journal_meta",
+    "read_records",
+    "repair_tail",
+    "verify",
+]
