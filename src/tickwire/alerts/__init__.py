@@ -1,0 +1,31 @@
+"""Alerts on a live stream: rules (cross, move, volume, spread, stale), a de-bouncing engine, sinks.
+
+``AlertEngine(rules).on_event(ev)`` returns the alerts an event fires; ``AlertNotifier`` logs them
+and sends them on (terminal, dashboard page, webhook, NATS subject).
+"""
+
+from __future__ import annotations
+
+from .config import AlertConfig, load_alert_config
+from .engine import Alert, AlertEngine
+from .notify import AlertNotifier, AlertSink, NatsSink, WebhookSink
+from .rules import PercentMove, PriceCross, Rule, SpreadWide, Stale, VolumeSpike, parse_rule, rules_from_dicts
+
+__all__ = [
+    "Alert",
+    "AlertConfig",
+    "AlertEngine",
+    "AlertNotifier",
+    "AlertSink",
+    "NatsSink",
+    "PercentMove",
+    "PriceCross",
+    "Rule",
+    "SpreadWide",
+    "Stale",
+    "VolumeSpike",
+    "WebhookSink",
+    "load_alert_config",
+    "parse_rule",
+    "rules_from_dicts",
+]

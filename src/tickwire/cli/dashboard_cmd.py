@@ -1,0 +1,171 @@
+"""``tickwire dashboard``: a live web page (candles, tape, alerts, connection) of a stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..client import API_KEY_ENV_VARS, AsyncStreamClient
+from ..credentials import resolve_secret
+from ..errors import ConfigError, TickwireError
+
+__all__ = ["dashboard"]
+
+
+def _channels(items: list[str], quotes: bool) -> tuple[list[str], list[str]]:
+    """Channels to subscribe and symbols to show (``AAPL`` means ``T.AAPL``; quotes added per symbol)."""
+    chans: list[str] = []
+    symbols: list[str] = []
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            chan = part if "." in part else f"T.{part.upper()}"
+            prefix, _, sym = chan.partition(".")
+            if chan not in chans:
+                chans.append(chan)
+            if prefix in ("T", "XT") and sym != "*":
+                if sym not in symbols:
+                    symbols.append(sym)
+                quote = f"{'Q' if prefix == 'T' else 'XQ'}.{sym}"
+                if quotes and quote not in chans:
+                    chans.append(quote)
+    return chans, symbols
+
+
+def dashboard(
+    channels: Annotated[
+        list[str], typer.Argument(help="Trade channels or symbols, e.g. T.AAPL T.MSFT (or AAPL)")
+    ],
+    market: Annotated[str, typer.Option(help="stocks, options, forex, crypto, indices, futures")] = "stocks",
+    feed: Annotated[str, typer.Option(help="realtime, delayed, business, launchpad, or a host")] = "realtime",
+    url: Annotated[
+        str | None, typer.Option(help="Full ws:// or wss:// stream URL (overrides --feed)")
+    ] = None,
+    sim: Annotated[bool, typer.Option("--sim", help="Stream from the built-in simulator")] = False,
+    seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
+    speed: Annotated[
+        float, typer.Option(help="Simulator market-clock speed (60: a minute candle per second)")
+    ] = 1.0,
+    host: Annotated[str, typer.Option(help="Address to serve the page on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the page (0 picks a free one)")] = 8050,
+    interval: Annotated[float, typer.Option(help="Candle length in seconds")] = 60.0,
+    push_interval: Annotated[float, typer.Option(help="Seconds between pushes to the page")] = 0.25,
+    quotes: Annotated[bool, typer.Option(help="Also subscribe the quotes of each symbol")] = True,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(help="Alert rule 'KIND SYMBOL key=value...', e.g. 'cross AAPL level=190'"),
+    ] = None,
+    alerts: Annotated[
+        Path | None, typer.Option(help="TOML file of alert rules (and webhook/NATS targets)")
+    ] = None,
+    webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL")] = None,
+    nats_url: Annotated[str | None, typer.Option(help="Publish each alert to NATS at this URL")] = None,
+    nats_subject: Annotated[str | None, typer.Option(help="NATS subject of the alerts")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser")] = False,
+) -> None:
+    from ..alerts import AlertNotifier, NatsSink, WebhookSink, load_alert_config
+
+    chans, symbols = _channels(channels, quotes)
+    if not chans:
+        raise typer.BadParameter("name at least one channel or symbol, e.g. T.AAPL")
+    if not sim and url is None and resolve_secret(None, API_KEY_ENV_VARS) is None:
+        typer.echo(
+            "No API key found: set MASSIVE_API_KEY (or POLYGON_API_KEY), or put it in a .env file.\n"
+            "To try the dashboard without a key:\n"
+            f"    tickwire dashboard --sim --speed 60 {' '.join(channels)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        cfg = load_alert_config(alerts, alert)
+        webhook = webhook or cfg.webhook
+        nats_url = nats_url or cfg.nats_url
+        sinks: list[WebhookSink | NatsSink] = []
+        if webhook:
+            sinks.append(WebhookSink(webhook))
+        if nats_url:
+            sinks.append(NatsSink(nats_url, nats_subject or cfg.nats_subject))
+    except (ConfigError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+        from ..dashboard import Dashboard
+
+        async with contextlib.AsyncExitStack() as stack:
+            api_key: str | None = None
+            stream_url = url
+            clock = time.time_ns
+            if sim:
+                from ..sim import MassiveSimulator
+
+                simulator = await stack.enter_async_context(MassiveSimulator(seed=seed, speed=speed))
+                stream_url = simulator.url_for(market, delayed=feed.lower() == "delayed")
+                api_key = "simulator"
+
+                def clock() -> int:
+                    return simulator.now_ms() * 1_000_000
+
+            client = await stack.enter_async_context(
+                AsyncStreamClient(
+                    api_key=api_key, market=market, feed=feed, url=stream_url, subscriptions=chans
+                )
+            )
+            dash = await stack.enter_async_context(
+                Dashboard(
+                    client,
+                    symbols=symbols,
+                    interval=interval,
+                    rules=cfg.rules,
+                    notifier=AlertNotifier(sinks=list(sinks)),
+                    host=host,
+                    port=port,
+                    push_interval=push_interval,
+                    clock=clock,
+                    title=f"tickwire · {'simulator' if sim else client.market.value}",
+                )
+            )
+            typer.echo(f"dashboard: {dash.url}  ({len(cfg.rules)} alert rules; Ctrl-C to stop)", err=True)
+            if open_browser:
+                webbrowser.open(dash.url)
+            ended = asyncio.ensure_future(dash.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({ended, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if ended.done():
+                ended.result()
+            else:
+                ended.cancel()
+            m = client.metrics()
+            fired = sum(dash.engine.fired.values())
+            typer.echo(
+                f"tickwire: {m.events:,} events, {dash.state.panel.reconnects} reconnects, {fired} alerts, "
+                f"{dash.server.pushes} pushes to {dash.server.pages_total} pages",
+                err=True,
+            )
+
+    try:
+        asyncio.run(run())
+    except TickwireError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # the port is taken, most likely
+        typer.echo(f"error: cannot serve the dashboard on {host}:{port}: {exc}", err=True)
+        raise typer.Exit(1) from None

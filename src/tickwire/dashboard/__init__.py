@@ -1,0 +1,14 @@
+"""A live web page of a stream: candles per symbol, a trades/quotes tape, alerts, the connection.
+
+``Dashboard(client, rules=...)`` serves it on 127.0.0.1 (aiohttp), pushing coalesced updates over a
+WebSocket at a bounded rate, with ``/metrics`` for Prometheus. Charts use TradingView's
+lightweight-charts, shipped in ``static/`` (Apache-2.0, see ``static/LICENSE.lightweight-charts``).
+"""
+
+from __future__ import annotations
+
+from .app import Dashboard, EventSource
+from .server import DashboardServer
+from .state import ConnectionPanel, Cursor, DashboardState
+
+__all__ = ["ConnectionPanel", "Cursor", "Dashboard", "DashboardServer", "DashboardState", "EventSource"]

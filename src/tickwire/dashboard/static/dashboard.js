@@ -1,0 +1,182 @@
+// tickwire dashboard: applies the server's coalesced pushes (/ws) to charts, tape, alerts and the
+// connection panel. The server sends a snapshot first, then updates newer than what this page has.
+"use strict";
+(function () {
+  const LWC = window.LightweightCharts;
+  const TAPE_ROWS = 80;
+  const ALERT_ROWS = 100;
+  const state = { charts: {}, series: {}, volume: {}, messages: 0, socket: null, retry: 500 };
+  window.tickwire = state;
+
+  const $ = (id) => document.getElementById(id);
+  const fmt = (v, d) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+  const hhmmss = (ms) => new Date(ms).toISOString().slice(11, 19);
+
+  function card(sym) {
+    let el = document.querySelector(`.card[data-symbol="${CSS.escape(sym)}"]`);
+    if (el) return el;
+    el = document.createElement("div");
+    el.className = "card";
+    el.dataset.symbol = sym;
+    el.dataset.candles = "0";
+    el.dataset.updates = "0";
+    el.innerHTML = '<div class="head"><span class="sym"></span><span class="last">–</span>' +
+      '<span class="quote"></span></div><div class="chart"></div>';
+    el.querySelector(".sym").textContent = sym;
+    $("charts").appendChild(el);
+    const chart = LWC.createChart(el.querySelector(".chart"), {
+      autoSize: true,
+      layout: { background: { color: "#161d24" }, textColor: "#aab6c0" },
+      grid: { vertLines: { color: "#1f2830" }, horzLines: { color: "#1f2830" } },
+      timeScale: { timeVisible: true, secondsVisible: false },
+      rightPriceScale: { scaleMargins: { top: 0.08, bottom: 0.25 } },
+    });
+    const candles = chart.addSeries(LWC.CandlestickSeries, {
+      upColor: "#26a69a", downColor: "#ef5350", borderVisible: false,
+      wickUpColor: "#26a69a", wickDownColor: "#ef5350",
+    });
+    const volume = chart.addSeries(LWC.HistogramSeries, {
+      priceFormat: { type: "volume" }, priceScaleId: "", color: "#37474f",
+    });
+    volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    state.charts[sym] = chart;
+    state.series[sym] = candles;
+    state.volume[sym] = volume;
+    return el;
+  }
+
+  function merge(series, item) {
+    const data = series.data();
+    if (data.some((d) => d.time === item.time)) {
+      series.update(item, true);
+    } else {
+      series.setData([...data, item].sort((x, y) => x.time - y.time));
+    }
+  }
+
+  function applySymbol(sym, s, reset) {
+    const el = card(sym);
+    const series = state.series[sym];
+    const volume = state.volume[sym];
+    const bars = s.candles || [];
+    if (reset) {
+      series.setData(bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
+      volume.setData(bars.map((b) => ({ time: b.time, value: b.volume })));
+    } else {
+      for (const b of bars) {
+        const candle = { time: b.time, open: b.open, high: b.high, low: b.low, close: b.close };
+        const data = series.data();
+        const newest = data.length ? data[data.length - 1].time : -Infinity;
+        if (b.time >= newest) {
+          series.update(candle);
+          volume.update({ time: b.time, value: b.volume });
+        } else {
+          merge(series, candle);  // a late trade changed an older candle
+          merge(volume, { time: b.time, value: b.volume });
+        }
+      }
+    }
+    if (bars.length) {
+      el.dataset.updates = String(Number(el.dataset.updates) + bars.length);
+      const newest = series.data()[series.data().length - 1];
+      el.dataset.lastTime = String(newest.time);
+      el.dataset.lastClose = String(newest.close);
+    }
+    el.dataset.candles = String(series.data().length);
+    if (s.last !== null && s.last !== undefined) el.querySelector(".last").textContent = fmt(s.last, 2);
+    if (s.bid !== null && s.bid !== undefined) {
+      el.querySelector(".quote").textContent = `${fmt(s.bid, 2)} × ${fmt(s.ask, 2)}`;
+    }
+  }
+
+  function applyTape(rows) {
+    if (!rows.length) return;
+    const table = $("tape");
+    const body = table.querySelector("tbody");
+    const frag = document.createDocumentFragment();
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const r = rows[i];
+      const tr = document.createElement("tr");
+      tr.className = r.kind;
+      tr.dataset.seq = String(r.seq);
+      const cells = r.kind === "T"
+        ? [hhmmss(r.t), r.sym, "T", fmt(r.price, 2), String(r.size)]
+        : [hhmmss(r.t), r.sym, "Q", `${fmt(r.bid, 2)} × ${fmt(r.ask, 2)}`, ""];
+      for (const c of cells) {
+        const td = document.createElement("td");
+        td.textContent = c;
+        tr.appendChild(td);
+      }
+      frag.appendChild(tr);
+    }
+    body.insertBefore(frag, body.firstChild);
+    while (body.rows.length > TAPE_ROWS) body.deleteRow(body.rows.length - 1);
+    table.dataset.rowsSeen = String(Number(table.dataset.rowsSeen) + rows.length);
+    table.dataset.lastSeq = String(rows[rows.length - 1].seq);
+  }
+
+  function applyAlerts(alerts) {
+    if (!alerts.length) return;
+    const list = $("alerts");
+    for (const a of alerts) {
+      const li = document.createElement("li");
+      li.dataset.kind = a.kind;
+      li.dataset.symbol = a.symbol;
+      const when = document.createElement("time");
+      when.textContent = hhmmss(a.t);
+      li.appendChild(when);
+      li.appendChild(document.createTextNode(a.message));
+      list.insertBefore(li, list.firstChild);
+    }
+    while (list.children.length > ALERT_ROWS) list.removeChild(list.lastChild);
+    list.dataset.count = String(Number(list.dataset.count) + alerts.length);
+  }
+
+  function applyConn(c) {
+    const panel = $("conn");
+    panel.dataset.state = c.state;
+    panel.dataset.reconnects = String(c.reconnects);
+    panel.dataset.gaps = String(c.gaps);
+    $("conn-state").textContent = c.state;
+    $("conn-rate").textContent = Math.round(c.events_per_second).toLocaleString();
+    $("conn-events").textContent = c.events.toLocaleString();
+    $("conn-lag").textContent = c.lag_seconds === null ? "–" : `${c.lag_seconds.toFixed(2)} s`;
+    $("conn-reconnects").textContent = String(c.reconnects);
+    $("conn-gaps").textContent = c.gaps ? `${c.gaps} (${c.gap_seconds.toFixed(2)} s)` : "0";
+    $("conn-dropped").textContent = String(c.dropped);
+    $("conn-reason").textContent = c.reason || "–";
+  }
+
+  function onMessage(msg) {
+    state.messages += 1;
+    const reset = msg.type === "snapshot";
+    if (reset) {  // a (re)connected page starts over: the snapshot carries the recent tape and alerts
+      $("tape").querySelector("tbody").replaceChildren();
+      $("alerts").replaceChildren();
+    }
+    for (const [sym, s] of Object.entries(msg.symbols)) applySymbol(sym, s, reset);
+    applyTape(msg.tape);
+    applyAlerts(msg.alerts);
+    applyConn(msg.conn);
+    document.body.dataset.messages = String(state.messages);
+  }
+
+  function connect() {
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    state.socket = ws;
+    ws.onopen = () => {
+      state.retry = 500;
+      $("page-status").dataset.status = "live";
+      $("page-status").textContent = "live";
+    };
+    ws.onmessage = (e) => onMessage(JSON.parse(e.data));
+    ws.onclose = () => {
+      $("page-status").dataset.status = "offline";
+      $("page-status").textContent = "reconnecting…";
+      setTimeout(connect, state.retry);
+      state.retry = Math.min(state.retry * 2, 10000);
+    };
+  }
+
+  connect();
+})();
