@@ -6,6 +6,8 @@ The public API: the stream client, the event types (Massive models named as in t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
 from .backoff import Backoff
 from .client import AsyncStreamClient
@@ -31,6 +33,7 @@ from .events import (
     Status,
     SubscriptionRejected,
 )
+from .pipeline.bars import Bar, BarAggregator
 from .pipeline.metrics import MetricsSnapshot
 from .providers.massive.enums import EventType, Feed, Market
 from .providers.massive.models import (
@@ -64,9 +67,12 @@ from .service_api import StreamCluster, StreamHost, StreamServicePrefix
 from .threaded import StreamClient
 
 __all__ = [
+    "AsyncRestClient",
     "AsyncStreamClient",
     "AuthError",
     "Backoff",
+    "Bar",
+    "BarAggregator",
     "ConfigError",
     "Connected",
     "ConnectionLost",
@@ -76,6 +82,7 @@ __all__ = [
     "CryptoQuote",
     "CryptoTrade",
     "CurrencyAgg",
+    "Dashboard",
     "DecodeError",
     "Disconnected",
     "Dropped",
@@ -105,8 +112,11 @@ __all__ = [
     "Market",
     "MassiveEvent",
     "MetricsSnapshot",
+    "PolymarketClient",
     "RawEvent",
     "Reconnected",
+    "Recorder",
+    "RestClient",
     "SlowConsumer",
     "Status",
     "StreamClient",
@@ -119,3 +129,30 @@ __all__ = [
     "TickwireError",
     "__version__",
 ]
+
+if TYPE_CHECKING:  # what type checkers see of the lazily imported names below
+    from .dashboard import Dashboard
+    from .polymarket import PolymarketClient
+    from .record import Recorder
+    from .rest import AsyncRestClient, RestClient
+
+# Names whose modules need an extra (httpx, cryptography, pyarrow, aiohttp): imported on first use,
+# so ``import tickwire`` needs only the core dependencies.
+_LAZY = {
+    "AsyncRestClient": ".rest",
+    "RestClient": ".rest",
+    "PolymarketClient": ".polymarket",
+    "Recorder": ".record",
+    "Dashboard": ".dashboard",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tickwire' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

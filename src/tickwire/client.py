@@ -11,21 +11,18 @@ per-channel handlers registered with :meth:`AsyncStreamClient.on` and run by
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from enum import Enum
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
 from .backoff import Backoff
 from .credentials import Secret, resolve_secret
-from .errors import ConfigError, TickwireError
-from .events import Event
+from .errors import ConfigError
+from .pipeline.consumer import Handler, StreamConsumer
 from .pipeline.metrics import Metrics, MetricsSnapshot
 from .pipeline.queue import EventQueue, OverflowPolicy
 from .providers.massive.enums import Feed, Market, feed_host, parse_market
@@ -44,8 +41,6 @@ API_KEY_ENV_VARS = ("MASSIVE_API_KEY", "POLYGON_API_KEY")
 STREAM_URL_ENV = "TICKWIRE_STREAM_URL"
 """When set (``ws://127.0.0.1:8765``), clients given no ``url``/``host`` connect there: unchanged
 scripts can run against ``tickwire sim`` or a staging server."""
-
-Handler = Callable[[Event], Awaitable[None] | None]
 
 
 def build_url(market: Market, feed: str | Feed = "realtime", url: str | None = None) -> str:
@@ -66,7 +61,7 @@ def build_url(market: Market, feed: str | Feed = "realtime", url: str | None = N
     return f"wss://{host}/{market.value}"
 
 
-class AsyncStreamClient(AsyncServiceMethods):
+class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
     """A Massive/Polygon stream that reconnects forever, resubscribes exactly, and reports every gap.
 
     ::
@@ -163,50 +158,13 @@ class AsyncStreamClient(AsyncServiceMethods):
             rest_url=rest_url,
             subscriptions=lambda: self.session.desired,
         )
-        self._handlers: dict[str, list[Handler]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._dispatch: dict[type[Event], tuple[tuple[Handler, bool], ...]] = {}
-        self._events: AsyncIterator[Event] | None = None
-        self._consumer: str | None = None
-        self._closed = False
+        self._init_consumer()
+        if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
+            self._batch_filter = self._gap_filler.process
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._task else "idle")
         return f"AsyncStreamClient(url={self.driver.session_url_safe!r}, {state}, {self.session!r})"
-
-    # -- lifecycle --------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start connecting in the background (idempotent). ``async with`` calls it."""
-        if self._closed:
-            raise TickwireError("this client is closed; create a new one")
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.driver.run(), name="tickwire-driver")
-
-    async def close(self) -> None:
-        """Close the connection for good; idempotent. Queued events can still be read."""
-        if self._closed:
-            return
-        self._closed = True
-        await self.driver.close()
-        task = self._task
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 5.0)
-            except (TimeoutError, TickwireError):
-                task.cancel()
-            except asyncio.CancelledError:
-                if not task.done():
-                    raise
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     # -- subscriptions ----------------------------------------------------------------
 
@@ -249,154 +207,10 @@ class AsyncStreamClient(AsyncServiceMethods):
         self.off(ev)
         self.on(ev, handler_function)
 
-    async def handle_messages(self, *_compat: Any, **_compat_kw: Any) -> bool:
-        """Dispatch the next received batch to the handlers (the ``polygon`` package's loop body:
-        ``while True: await client.handle_messages()``). Reconnecting is always on, so its
-        ``reconnect``/``max_reconnection_attempts``/``reconnection_delay`` arguments are accepted and
-        ignored. Returns False once the stream has ended."""
-        self._claim("handlers")
-        while True:
-            batches = self.queue.drain()
-            if batches:
-                if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
-                    batches = await self._gap_filler.process(batches)
-                await self._dispatch_batches(batches, None)
-                return True
-            if not await self._wait():
-                return False
-
-    async def wait_closed(self) -> None:
-        """Wait until the connection loop ends (after :meth:`close`, or a fatal error, which is raised)."""
-        task = self._task
-        if task is not None:
-            await asyncio.shield(task)
-
     @property
     def subscriptions(self) -> list[str]:
         """The desired channels, in the order they were first asked for."""
         return self.session.desired
-
-    # -- consuming: iteration --------------------------------------------------------
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        self._claim("iterate")
-        if self._events is None:
-            self._events = self._event_iter()
-        return self._events
-
-    async def __anext__(self) -> Event:
-        """The next event (``async for`` uses a generator instead: it is faster)."""
-        return await self.__aiter__().__anext__()
-
-    async def _drained(self) -> AsyncIterator[list[list[Event]]]:
-        """What each wake-up drains from the queue (a few frames' events), until the stream ends."""
-        drain = self.queue.drain
-        while True:
-            batches = drain()
-            if batches:
-                if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
-                    batches = await self._gap_filler.process(batches)
-                yield batches
-            elif not await self._wait():
-                return
-
-    async def _event_iter(self) -> AsyncIterator[Event]:
-        async for batches in self._drained():
-            for batch in batches:
-                for ev in batch:
-                    yield ev
-
-    async def batches(self) -> AsyncIterator[list[Event]]:
-        """One list of events per received frame (plus control events): the cheapest way to consume."""
-        self._claim("iterate")
-        async for batches in self._drained():
-            for batch in batches:
-                yield batch
-
-    async def _wait(self) -> bool:
-        """Wait for the next item; False at the end of the stream (raises a fatal error)."""
-        if self._task is None and not self._closed:
-            await self.start()
-        if await self.queue.wait():
-            return True
-        self._raise_if_failed()
-        return False
-
-    def _raise_if_failed(self) -> None:
-        task = self._task
-        if task is not None and task.done() and not task.cancelled():
-            exc = task.exception()
-            if exc is not None:
-                raise exc
-        if self.driver.error is not None:
-            raise self.driver.error
-
-    def _claim(self, how: str) -> None:
-        if self._consumer is not None and self._consumer != how:
-            raise ConfigError("consume a client either with handlers (run) or by iterating, not both")
-        self._consumer = how
-
-    # -- consuming: handlers ----------------------------------------------------------
-
-    def on(self, event_type: str, handler: Handler) -> Handler:
-        """Call ``handler(event)`` for each event of ``event_type`` (``"T"``, ``"AM"``, ``"status"``,
-        ``"reconnected"``..., or ``"*"`` for all). Sync or async functions; run by :meth:`run`."""
-        if not callable(handler):
-            raise ConfigError("handler must be callable")
-        self._handlers.setdefault(event_type, []).append(handler)
-        self._dispatch.clear()
-        return handler
-
-    def off(self, event_type: str, handler: Handler | None = None) -> None:
-        """Remove one handler, or all of ``event_type``."""
-        if handler is None:
-            self._handlers.pop(event_type, None)
-        elif handler in self._handlers.get(event_type, []):
-            self._handlers[event_type].remove(handler)
-        self._dispatch.clear()
-
-    def _handlers_for(self, cls: type[Event]) -> tuple[tuple[Handler, bool], ...]:
-        """The handlers of an event class, with whether each is a coroutine function (cached)."""
-        tag = cls.__struct_config__.tag
-        fns = [*self._handlers.get(str(tag), ()), *self._handlers.get("*", ())]
-        found = tuple((fn, inspect.iscoroutinefunction(fn)) for fn in fns)
-        self._dispatch[cls] = found
-        return found
-
-    async def run(self, *, on_error: Callable[[Exception, Event], Any] | None = None) -> None:
-        """Dispatch events to the handlers until the client is closed.
-
-        A handler that raises is logged (or passed to ``on_error``) and the stream goes on.
-        """
-        self._claim("handlers")
-        async for batches in self._drained():
-            await self._dispatch_batches(batches, on_error)
-
-    async def _dispatch_batches(
-        self, batches: list[list[Event]], on_error: Callable[[Exception, Event], Any] | None
-    ) -> None:
-        dispatch = self._dispatch
-        for batch in batches:
-            for ev in batch:
-                fns = dispatch.get(type(ev))
-                if fns is None:
-                    fns = self._handlers_for(type(ev))
-                for fn, is_async in fns:
-                    try:
-                        res = fn(ev)
-                        if is_async or (res is not None and inspect.isawaitable(res)):
-                            await res  # type: ignore[misc]
-                    except Exception as exc:
-                        self._handler_failed(exc, ev, fn, on_error)
-
-    @staticmethod
-    def _handler_failed(
-        exc: Exception, ev: Event, fn: Handler, on_error: Callable[[Exception, Event], Any] | None
-    ) -> None:
-        if on_error is not None:
-            on_error(exc, ev)
-        else:
-            log.exception("handler %r failed on a %s event", fn, ev.event_type)
 
     # -- observability ----------------------------------------------------------------
 

@@ -49,7 +49,9 @@ class Recorder:
     def on_status(self, ws: StreamClient, event: Any) -> None:
         self._add(self.statuses, event)
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 8.0, what: str = "a condition") -> None:
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 8.0, what: str = "a condition"
+    ) -> None:
         with self._cond:
             if not self._cond.wait_for(predicate, timeout):
                 raise AssertionError(

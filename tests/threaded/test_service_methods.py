@@ -17,7 +17,10 @@ from .conftest import Recorder, make_client
 # cluster: (symbols as a user passes them, tickers as they must go on the wire)
 SYMBOLS = {
     "stocks": (["aapl", "BRK.A"], ["AAPL", "BRK.A"]),
-    "options": (["spy241220p00720000", "O:SPY241220C00720000"], ["O:SPY241220P00720000", "O:SPY241220C00720000"]),
+    "options": (
+        ["spy241220p00720000", "O:SPY241220C00720000"],
+        ["O:SPY241220P00720000", "O:SPY241220C00720000"],
+    ),
     "forex": (["eur/usd", "C:GBP/JPY"], ["EUR/USD", "GBP/JPY"]),
     "crypto": (["btc-usd", "X:ETH-USD"], ["BTC-USD", "ETH-USD"]),
     "indices": (["spx", "I:NDX"], ["I:SPX", "I:NDX"]),
@@ -49,7 +52,9 @@ def test_every_polygon_method_is_here() -> None:
 
 
 @pytest.mark.parametrize("cluster", [c.value for c in StreamCluster])
-def test_each_pair_sends_exact_params(sim: SimulatorThread, clients: list[StreamClient], cluster: str) -> None:
+def test_each_pair_sends_exact_params(
+    sim: SimulatorThread, clients: list[StreamClient], cluster: str
+) -> None:
     rec = Recorder()
     client = make_client(sim, rec, cluster=StreamCluster(cluster))
     clients.append(client)

@@ -107,7 +107,9 @@ def test_reconnect_restores_the_same_subscriptions(sim: SimulatorThread, clients
     wanted = {"T.AAPL", "T.MSFT", "AM.*"}
     sim.wait_subscribed("stocks", wanted)
     assert sim.drop("stocks") == 1
-    rec.wait_for(lambda: any(isinstance(e, StreamWarning) and isinstance(e.event, Reconnected) for e in rec.errors))
+    rec.wait_for(
+        lambda: any(isinstance(e, StreamWarning) and isinstance(e.event, Reconnected) for e in rec.errors)
+    )
     info = sim.wait_subscribed("stocks", wanted)
     assert info.subscriptions == wanted
     assert sim.counters.handshakes == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tickwire
 
 PINNED = {
+    "Bar", "BarAggregator", "AsyncRestClient", "RestClient", "PolymarketClient", "Recorder", "Dashboard",
     "StreamClient", "StreamCluster", "StreamHost", "StreamServicePrefix", "StreamWarning",
     "AsyncStreamClient", "AuthError", "Backoff", "ConfigError", "Connected", "ConnectionLost",
     "ControlEvent", "CryptoAgg", "CryptoAggSec", "CryptoQuote", "CryptoTrade", "CurrencyAgg",

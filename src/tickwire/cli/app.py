@@ -9,6 +9,13 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from .. import __version__
+from .bars_cmd import bars
+from .consume_cmd import consume_app
+from .dashboard_cmd import dashboard
+from .journal_cmd import journal_app
+from .query_cmd import query
+from .record_cmd import record
+from .replay_cmd import replay
 from .sim_cmd import sim
 from .stream_cmd import stream
 
@@ -21,6 +28,13 @@ app = typer.Typer(
 )
 app.command(help="Stream channels to the terminal (live view) or as JSON lines.")(stream)
 app.command(help="Run the built-in exchange simulator on 127.0.0.1.")(sim)
+app.command(help="Record a stream (the simulator without a key): journal + DuckDB + --sink targets.")(record)
+app.command(help="SQL over the recorded database (while recording goes on).")(query)
+app.command(help="Serve a recorded journal as a live Massive stream, or load it --into sinks.")(replay)
+app.add_typer(journal_app, name="journal")
+app.add_typer(consume_app, name="consume")
+app.command(help="Download aggregate bars over REST; plot (--plot) and save (--out) them.")(bars)
+app.command(help="Serve a live web page of a stream: candles, tape, alerts.")(dashboard)
 
 
 @app.command()
