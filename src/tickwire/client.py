@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-import time
 from collections.abc import Iterable
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ from .backoff import Backoff
 from .credentials import Secret, resolve_secret
 from .errors import ConfigError
 from .pipeline.consumer import Handler, StreamConsumer
-from .pipeline.metrics import Metrics, MetricsSnapshot
+from .pipeline.metrics import Metrics
 from .pipeline.queue import EventQueue, OverflowPolicy
 from .providers.massive.enums import Feed, Market, feed_host, parse_market
 from .providers.massive.session import MassiveSession
@@ -75,6 +74,8 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
     (``Connected``, ``Disconnected``, ``Reconnected``, ``Status``, ``SubscriptionRejected``,
     ``Dropped``, ``RawEvent``, ``DecodeError``) arrive in-band, in order.
     """
+
+    session: MassiveSession
 
     def __init__(
         self,
@@ -211,27 +212,3 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
     def subscriptions(self) -> list[str]:
         """The desired channels, in the order they were first asked for."""
         return self.session.desired
-
-    # -- observability ----------------------------------------------------------------
-
-    def metrics(self) -> MetricsSnapshot:
-        """Counters and gauges: events, bytes, decode errors, reconnects, queue depth and drops, lag."""
-        m = self.metrics_counters
-        dec = self.session.decoder
-        return MetricsSnapshot(
-            frames=m.frames,
-            events=m.events,
-            bytes=m.bytes,
-            decode_errors=dec.errors,
-            unknown_events=dec.unknown,
-            reconnects=m.reconnects,
-            disconnects=m.disconnects,
-            queue_depth=len(self.queue),
-            queue_peak=max(self.queue.peak, len(self.queue)),
-            dropped=self.queue.dropped,
-            paused=self.queue.paused,
-            lag_seconds=m.lag(),
-            connected=self.driver.connected and self.session.streaming,
-            epoch=self.session.epoch,
-            uptime=time.time() - m.started,
-        )

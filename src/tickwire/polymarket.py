@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import os
 import ssl
-import time
 from collections.abc import Iterable
 
 from .backoff import Backoff
 from .credentials import Secret
 from .errors import ConfigError
 from .pipeline.consumer import StreamConsumer
-from .pipeline.metrics import Metrics, MetricsSnapshot
+from .pipeline.metrics import Metrics
 from .pipeline.queue import EventQueue, OverflowPolicy
 from .providers.polymarket_us.book import Book
 from .providers.polymarket_us.enums import Socket, SubscriptionType
@@ -64,6 +63,8 @@ class PolymarketClient(StreamConsumer):
     ``Disconnected``, ``Reconnected``, ``ReplayGap``, ``SubscriptionRejected``, ``BookCrossed``,
     ``Dropped``, ``RawEvent``, ``DecodeError``, in order.
     """
+
+    session: PolymarketSession
 
     def __init__(
         self,
@@ -193,29 +194,6 @@ class PolymarketClient(StreamConsumer):
     @property
     def books(self) -> dict[str, Book]:
         return self.session.decoder.books
-
-    # -- observability ----------------------------------------------------------------
-
-    def metrics(self) -> MetricsSnapshot:
-        m = self.metrics_counters
-        dec = self.session.decoder
-        return MetricsSnapshot(
-            frames=m.frames,
-            events=m.events,
-            bytes=m.bytes,
-            decode_errors=dec.errors,
-            unknown_events=dec.unknown,
-            reconnects=m.reconnects,
-            disconnects=m.disconnects,
-            queue_depth=len(self.queue),
-            queue_peak=max(self.queue.peak, len(self.queue)),
-            dropped=self.queue.dropped,
-            paused=self.queue.paused,
-            lag_seconds=m.lag(),
-            connected=self.driver.connected and self.session.streaming,
-            epoch=self.session.epoch,
-            uptime=time.time() - m.started,
-        )
 
 
 def _split(slugs: Iterable[str]) -> list[str]:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from ..errors import ConfigError, TickwireError
 from ..events import Event
 from ..transport.aio import Driver
+from .metrics import Metrics, MetricsSnapshot
 from .queue import EventQueue
 
 __all__ = ["Handler", "StreamConsumer"]
@@ -28,11 +30,29 @@ log = logging.getLogger("tickwire.client")
 Handler = Callable[[Event], Awaitable[None] | None]
 
 
+class _CountingDecoder(Protocol):
+    @property
+    def errors(self) -> int: ...
+    @property
+    def unknown(self) -> int: ...
+
+
+class _ObservedSession(Protocol):
+    @property
+    def decoder(self) -> _CountingDecoder: ...
+    @property
+    def streaming(self) -> bool: ...
+    @property
+    def epoch(self) -> int: ...
+
+
 class StreamConsumer:
     """Start/close a driver and consume its queue by iteration or by handlers (not both)."""
 
     queue: EventQueue
     driver: Driver
+    session: _ObservedSession
+    metrics_counters: Metrics
 
     def _init_consumer(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
@@ -88,6 +108,28 @@ class StreamConsumer:
         task = self._task
         if task is not None:
             await asyncio.shield(task)
+
+    def metrics(self) -> MetricsSnapshot:
+        """Counters and gauges: events, bytes, decode errors, reconnects, queue depth and drops, lag."""
+        m = self.metrics_counters
+        dec = self.session.decoder
+        return MetricsSnapshot(
+            frames=m.frames,
+            events=m.events,
+            bytes=m.bytes,
+            decode_errors=dec.errors,
+            unknown_events=dec.unknown,
+            reconnects=m.reconnects,
+            disconnects=m.disconnects,
+            queue_depth=len(self.queue),
+            queue_peak=max(self.queue.peak, len(self.queue)),
+            dropped=self.queue.dropped,
+            paused=self.queue.paused,
+            lag_seconds=m.lag(),
+            connected=self.driver.connected and self.session.streaming,
+            epoch=self.session.epoch,
+            uptime=time.time() - m.started,
+        )
 
     # -- iteration --------------------------------------------------------------------
 
