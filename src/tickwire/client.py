@@ -22,12 +22,11 @@ from .backoff import Backoff
 from .credentials import Secret, resolve_secret
 from .errors import ConfigError
 from .pipeline.consumer import Handler, StreamConsumer
-from .pipeline.metrics import Metrics
-from .pipeline.queue import EventQueue, OverflowPolicy
+from .pipeline.queue import OverflowPolicy
 from .providers.massive.enums import Feed, Market, feed_host, parse_market
 from .providers.massive.session import MassiveSession
 from .service_api import Action, AsyncServiceMethods, Service, Symbols, prefix_value, service_channels
-from .transport.aio import Driver, DriverConfig, FrameTap
+from .transport.aio import DriverConfig, FrameTap
 
 if TYPE_CHECKING:
     from .rest.backfill import BackfillConfig
@@ -121,21 +120,10 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
             stale_timeout=stale_timeout,
             uppercase=uppercase,
         )
-        self.metrics_counters = Metrics()
-        self.queue = EventQueue(
-            queue_size,
-            overflow,
-            decode=self.session.decode,
-            decode_fast=self.session.decoder.decode_fast,
-            metrics=self.metrics_counters,
-        )
-        self.driver = Driver(
+        self._init_consumer(
             self.session,
             self.url,
-            self.queue,
-            metrics=self.metrics_counters,
-            frame_tap=frame_tap,
-            config=DriverConfig(
+            DriverConfig(
                 max_reconnects=max_reconnects,
                 backoff=backoff,
                 stable_after=stable_after,
@@ -146,6 +134,11 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
                 ssl_context=ssl_context,
                 ca_file=ca_file,
             ),
+            queue_size=queue_size,
+            overflow=overflow,
+            decode=self.session.decode,
+            decode_fast=self.session.decoder.decode_fast,
+            frame_tap=frame_tap,
         )
         if subscriptions:
             self.session.subscribe(*subscriptions)
@@ -159,7 +152,6 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
             rest_url=rest_url,
             subscriptions=lambda: self.session.desired,
         )
-        self._init_consumer()
         if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
             self._batch_filter = self._gap_filler.process
 

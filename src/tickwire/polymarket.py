@@ -26,13 +26,12 @@ from .backoff import Backoff
 from .credentials import Secret
 from .errors import ConfigError
 from .pipeline.consumer import StreamConsumer
-from .pipeline.metrics import Metrics
-from .pipeline.queue import EventQueue, OverflowPolicy
+from .pipeline.queue import OverflowPolicy
 from .providers.polymarket_us.book import Book
 from .providers.polymarket_us.enums import Socket, SubscriptionType
 from .providers.polymarket_us.session import PolymarketSession
 from .providers.polymarket_us.signing import Credentials
-from .transport.aio import Driver, DriverConfig
+from .transport.aio import DriverConfig
 
 __all__ = ["DEFAULT_BASE_URL", "PolymarketClient", "polymarket_url"]
 
@@ -101,16 +100,10 @@ class PolymarketClient(StreamConsumer):
         )
         self.socket = self.session.socket
         self.url = polymarket_url(base_url, self.socket)
-        self.metrics_counters = Metrics()
-        self.queue = EventQueue(
-            queue_size, overflow, decode=self.session.decode, metrics=self.metrics_counters
-        )
-        self.driver = Driver(
+        self._init_consumer(
             self.session,
             self.url,
-            self.queue,
-            metrics=self.metrics_counters,
-            config=DriverConfig(
+            DriverConfig(
                 max_reconnects=max_reconnects,
                 backoff=backoff,
                 stable_after=stable_after,
@@ -121,8 +114,10 @@ class PolymarketClient(StreamConsumer):
                 ssl_context=ssl_context,
                 ca_file=ca_file,
             ),
+            queue_size=queue_size,
+            overflow=overflow,
+            decode=self.session.decode,
         )
-        self._init_consumer()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._task else "idle")

@@ -19,9 +19,10 @@ from typing import Any, Protocol, Self
 
 from ..errors import ConfigError, TickwireError
 from ..events import Event
-from ..transport.aio import Driver
+from ..session.base import Session
+from ..transport.aio import Driver, DriverConfig, FrameTap
 from .metrics import Metrics, MetricsSnapshot
-from .queue import EventQueue
+from .queue import EventQueue, OverflowPolicy
 
 __all__ = ["Handler", "StreamConsumer"]
 
@@ -54,7 +55,27 @@ class StreamConsumer:
     session: _ObservedSession
     metrics_counters: Metrics
 
-    def _init_consumer(self) -> None:
+    def _init_consumer(
+        self,
+        session: Session,
+        url: str,
+        config: DriverConfig,
+        *,
+        queue_size: int,
+        overflow: OverflowPolicy,
+        decode: Callable[[bytes], list[Event]],
+        decode_fast: Callable[[bytes], list[Event]] | None = None,
+        frame_tap: FrameTap | None = None,
+    ) -> None:
+        """Wire the pipeline every client has: ``session`` driven by one :class:`Driver` into a
+        bounded :class:`EventQueue` that this consumer reads, with shared metrics counters."""
+        self.metrics_counters = Metrics()
+        self.queue = EventQueue(
+            queue_size, overflow, decode=decode, decode_fast=decode_fast, metrics=self.metrics_counters
+        )
+        self.driver = Driver(
+            session, url, self.queue, config=config, metrics=self.metrics_counters, frame_tap=frame_tap
+        )
         self._handlers: dict[str, list[Handler]] = {}
         self._task: asyncio.Task[None] | None = None
         self._dispatch: dict[type[Event], tuple[tuple[Handler, bool], ...]] = {}
