@@ -416,34 +416,41 @@ def _wait_callbacks(name: str, done: Any, count: Callable[[], int]) -> None:
         raise RuntimeError(f"{name}: N events did not arrive within 600 s (got {count()})")
 
 
+class _RawFrameCounter:
+    """The handler a ``polygon.StreamClient`` user writes: ``json.loads`` each raw frame, count trades.
+
+    Shared by the ``polygon`` client and tickwire's drop-in so both run the same user code."""
+
+    def __init__(self, n: int) -> None:
+        import threading
+
+        self.meter = Meter(n)
+        self.done = threading.Event()
+        self.count = 0
+        self.last: Any = None
+
+    def __call__(self, ws: Any, msg: str | bytes) -> None:
+        events = json.loads(msg)
+        if self.done.is_set() or events[0].get("ev") != "T":
+            return
+        self.count += len(events)
+        if self.count >= self.meter.target and self.meter.hit(self.count):
+            self.last = events[-1]
+            self.done.set()
+
+
 async def run_polygon_stream(port: int, n: int, batch: int) -> dict[str, Any]:
     """``polygon.StreamClient`` (websocket-client on a thread), unmodified but for its URL (it only
     knows ``wss://*.polygon.io``): raw frames, ``json.loads`` in the handler as its users must."""
-    import threading
-
     from polygon import StreamClient  # type: ignore[import-untyped]
 
-    meter = Meter(n)
-    done = threading.Event()
-    count = 0
-    last: list[Any] = [None]
-
-    def on_message(ws: Any, msg: str | bytes) -> None:
-        nonlocal count
-        events = json.loads(msg)
-        if done.is_set() or events[0].get("ev") != "T":
-            return
-        count += len(events)
-        if count >= meter.target and meter.hit(count):
-            last[0] = events[-1]
-            done.set()
-
-    client = StreamClient("k", "stocks", on_message=on_message)
+    handler = _RawFrameCounter(n)
+    client = StreamClient("k", "stocks", on_message=handler)
     client.WS.url = f"ws://127.0.0.1:{port}/stocks"
     client.start_stream_thread(ping_interval=0)
     client.subscribe_stock_trades()  # every ticker: T.*
-    _wait_callbacks("polygon", done, lambda: count)
-    res = meter.report("polygon_stream", batch, count, last[0]["q"])
+    _wait_callbacks("polygon", handler.done, lambda: handler.count)
+    res = handler.meter.report("polygon_stream", batch, handler.count, handler.last["q"])
     client.close_stream()
     return res
 
@@ -457,28 +464,12 @@ def _tickwire_stream_client(port: int, **options: Any) -> Any:
 async def run_tickwire_threaded_raw(port: int, n: int, batch: int) -> dict[str, Any]:
     """``tickwire.StreamClient`` as a drop-in for ``polygon``'s: raw frames, the same ``json.loads``
     handler, so the difference is the client alone."""
-    import threading
-
-    meter = Meter(n)
-    done = threading.Event()
-    count = 0
-    last: list[Any] = [None]
-
-    def on_message(ws: Any, msg: str) -> None:
-        nonlocal count
-        events = json.loads(msg)
-        if done.is_set() or events[0].get("ev") != "T":
-            return
-        count += len(events)
-        if count >= meter.target and meter.hit(count):
-            last[0] = events[-1]
-            done.set()
-
-    client = _tickwire_stream_client(port, on_message=on_message)
+    handler = _RawFrameCounter(n)
+    client = _tickwire_stream_client(port, on_message=handler)
     client.start_stream_thread(ping_interval=0)
     client.subscribe_stock_trades()
-    _wait_callbacks("tickwire_threaded_raw", done, lambda: count)
-    res = meter.report("tickwire_threaded_raw", batch, count, last[0]["q"])
+    _wait_callbacks("tickwire_threaded_raw", handler.done, lambda: handler.count)
+    res = handler.meter.report("tickwire_threaded_raw", batch, handler.count, handler.last["q"])
     client.close_stream()
     return res
 

@@ -442,20 +442,12 @@ class StreamClient(ServiceMethods):
             except Exception:
                 events = queue.decode(item)
             m.events += len(events)
-            for ev in events:
-                if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
-                    self._control(ev)
-                else:
-                    self._message(ev)
+            self._deliver_events(events)
             return
         assert isinstance(item, list)
         m.events += len(item)
         if self.messages == "events":
-            for ev in item:
-                if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
-                    self._control(ev)
-                else:
-                    self._message(ev)
+            self._deliver_events(item)
             return
         wire: list[bytes] = []  # raw mode: data and statuses the session decoded go out as JSON again
         for ev in item:
@@ -467,6 +459,14 @@ class StreamClient(ServiceMethods):
             else:
                 wire.append(encode(ev))
         self._flush_wire(wire)
+
+    def _deliver_events(self, events: list[Event]) -> None:
+        """Typed mode: control events to their callbacks, the rest (unknown types included) to on_message."""
+        for ev in events:
+            if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
+                self._control(ev)
+            else:
+                self._message(ev)
 
     def _flush_wire(self, wire: list[bytes]) -> None:
         if wire:

@@ -211,6 +211,27 @@ class _Endpoints:
 
     # -- flows --------------------------------------------------------------------------
 
+    @staticmethod
+    def _bars(
+        ticker: str,
+        multiplier: int,
+        timespan: Timespan,
+        from_: DateLike,
+        to: DateLike,
+        rows: list[Agg],
+        pages: int,
+    ) -> Bars:
+        """The :class:`Bars` of a downloaded range (an empty one carries a note saying what was asked)."""
+        what = f"{multiplier} {timespan} bars for {_ticker(ticker)} from {from_} to {to}"
+        return Bars(
+            _ticker(ticker),
+            rows,
+            multiplier=multiplier,
+            timespan=timespan,
+            pages=pages,
+            note=_empty_note(what),
+        )
+
     def _aggs_flow(
         self,
         ticker: str,
@@ -378,15 +399,7 @@ class RestClient(_Endpoints):
             rows.extend(page.items)
             if progress is not None:
                 progress(page)
-        what = f"{multiplier} {timespan} bars for {_ticker(ticker)} from {from_} to {to}"
-        return Bars(
-            _ticker(ticker),
-            rows,
-            multiplier=multiplier,
-            timespan=timespan,
-            pages=pages,
-            note=_empty_note(what),
-        )
+        return self._bars(ticker, multiplier, timespan, from_, to, rows, pages)
 
     def list_trades(
         self,
@@ -537,15 +550,7 @@ class AsyncRestClient(_Endpoints):
             rows.extend(page.items)
             if progress is not None:
                 progress(page)
-        what = f"{multiplier} {timespan} bars for {_ticker(ticker)} from {from_} to {to}"
-        return Bars(
-            _ticker(ticker),
-            rows,
-            multiplier=multiplier,
-            timespan=timespan,
-            pages=pages,
-            note=_empty_note(what),
-        )
+        return self._bars(ticker, multiplier, timespan, from_, to, rows, pages)
 
     def list_trades(
         self,
