@@ -26,6 +26,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
 __all__ = ["CLIENTS", "GcClock", "Meter", "main"]
 
 CLOSE_TIMEOUT = 10.0
@@ -503,6 +505,155 @@ async def run_tickwire_threaded(port: int, n: int, batch: int) -> dict[str, Any]
     return res
 
 
+# --- 9-11. Polymarket US markets socket: one whole book per frame ------------------------------
+
+PM_SECRET = "YmVuY2gtcG9seW1hcmtldC1rZXktMDAwMDAwMDAwMDA="  # any 32 bytes, base64: the server ignores it
+PM_SLUGS = [f"bench-market-{k}" for k in range(8)]
+
+
+# Wire Structs for pm_bare (module level: msgspec resolves the nested annotations here).
+
+
+class PmPx(msgspec.Struct):
+    value: str
+    currency: str = ""
+
+
+class PmLevel(msgspec.Struct):
+    px: PmPx
+    qty: str
+
+
+class PmStats(msgspec.Struct, rename="camel"):
+    last_trade_px: PmPx | None = None
+    shares_traded: str = ""
+    open_interest: str = ""
+
+
+class PmMarketData(msgspec.Struct, rename="camel"):
+    market_slug: str
+    bids: list[PmLevel] = []
+    offers: list[PmLevel] = []
+    state: str = ""
+    stats: PmStats | None = None
+    transact_time: str | None = None
+
+
+class PmFrame(msgspec.Struct, rename="camel"):
+    request_id: str = ""
+    subscription_type: str = ""
+    market_data: PmMarketData | None = None
+
+
+async def run_pm_bare(port: int, n: int, batch: int) -> dict[str, Any]:
+    """The ceiling for book frames: picows ``on_ws_frame`` → one ``msgspec`` decode into typed Structs
+    (prices and sizes kept as the wire's strings) → count."""
+    import msgspec
+    import picows
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport
+
+    decode = msgspec.json.Decoder(PmFrame).decode
+    meter = Meter(n)
+    done = asyncio.get_running_loop().create_future()
+
+    class Listener(WSListener):
+        def __init__(self) -> None:
+            self.count = 0
+            self.last: PmFrame | None = None
+
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            sub = {
+                "requestId": "md-1",
+                "subscriptionType": "SUBSCRIPTION_TYPE_MARKET_DATA",
+                "marketSlugs": PM_SLUGS,
+            }
+            transport.send(WSMsgType.TEXT, msgspec.json.encode({"subscribe": sub}))
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type is not WSMsgType.TEXT or done.done():
+                return
+            f = decode(frame.get_payload_as_memoryview())
+            self.count += 1
+            if self.count >= meter.target and meter.hit(self.count, first=1):
+                self.last = f
+                done.set_result(None)
+
+    transport, listener = await picows.ws_connect(Listener, f"ws://127.0.0.1:{port}/v1/ws/markets")
+    assert isinstance(listener, Listener)
+    await done
+    md = listener.last.market_data if listener.last else None
+    last_q = int(md.stats.shares_traded) if md and md.stats else None
+    res = meter.report("pm_bare", batch, listener.count, last_q)
+    transport.send_close()
+    transport.disconnect()
+    await _wait(transport.wait_disconnected(), "picows disconnect")
+    return res
+
+
+def _pm_client(port: int) -> Any:
+    from tickwire import PolymarketClient
+
+    return PolymarketClient(
+        "markets",
+        "bench-key",
+        PM_SECRET,
+        base_url=f"http://127.0.0.1:{port}",
+        ping_interval=None,
+        heartbeat_timeout=None,
+        dotenv_path=None,
+    )
+
+
+async def run_pm_tickwire(port: int, n: int, batch: int) -> dict[str, Any]:
+    """``PolymarketClient``, ``async for ev in client``: ``MarketData`` events with ``Decimal`` levels,
+    the client's order books kept up to date (its default)."""
+    from tickwire.providers.polymarket_us import MarketData
+
+    meter = Meter(n)
+    count = 0
+    ev: Any = None
+    async with _pm_client(port) as c:
+        await c.subscribe_market_data(*PM_SLUGS)
+        async for ev in c:
+            if type(ev) is MarketData:
+                count += 1
+                if count >= meter.target and meter.hit(count, first=1):
+                    break
+        last_q = int(ev.stats.shares_traded) if ev is not None and ev.stats else None
+        res = meter.report("pm_tickwire", batch, count, last_q)
+    return res
+
+
+async def run_pm_sdk(port: int, n: int, batch: int) -> dict[str, Any]:
+    """The official ``polymarket-us`` SDK (``AsyncPolymarketUS().ws.markets()``), unmodified but for its
+    base URL; ``on("market_data", fn)`` gets one dict per frame."""
+    from polymarket_us import AsyncPolymarketUS
+
+    meter = Meter(n)
+    done = asyncio.Event()
+    count = 0
+    last: dict[str, Any] = {}
+
+    def on_market_data(msg: dict[str, Any]) -> None:
+        nonlocal count, last
+        count += 1
+        if count >= meter.target and meter.hit(count, first=1):
+            last = msg
+            done.set()
+
+    async with AsyncPolymarketUS(
+        key_id="bench-key", secret_key=PM_SECRET, api_base_url=f"http://127.0.0.1:{port}"
+    ) as client:
+        markets = client.ws.markets()
+        markets.on("market_data", on_market_data)
+        await markets.connect()
+        await markets.subscribe_market_data("md-1", PM_SLUGS)
+        await done.wait()
+        res = meter.report("pm_sdk", batch, count, int(last["marketData"]["stats"]["sharesTraded"]))
+        await _wait(markets.close(), "polymarket-us close()")
+    return res
+
+
 CLIENTS: dict[str, Callable[[int, int, int], Awaitable[dict[str, Any]]]] = {
     "bare": run_bare,
     "bare_queue": run_bare_queue,
@@ -514,6 +665,9 @@ CLIENTS: dict[str, Callable[[int, int, int], Awaitable[dict[str, Any]]]] = {
     "polygon_stream": run_polygon_stream,
     "tickwire_threaded_raw": run_tickwire_threaded_raw,
     "tickwire_threaded": run_tickwire_threaded,
+    "pm_bare": run_pm_bare,
+    "pm_tickwire": run_pm_tickwire,
+    "pm_sdk": run_pm_sdk,
 }
 
 

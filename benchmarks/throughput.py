@@ -45,14 +45,25 @@ CLIENTS = (
     "tickwire_threaded_raw",
     "tickwire_threaded",
 )
+PM_CLIENTS = ("pm_bare", "pm_tickwire", "pm_sdk")  # the Polymarket US book stream
 CALLBACK_CLIENTS = ("tickwire_threaded_raw", "tickwire_threaded")  # compared with polygon_stream
 EXTRA_CLIENTS = ("bare_queue", "bare_queue_raw")  # diagnostics, only with --clients
 TICKWIRE_CLIENTS = tuple(c for c in CLIENTS if c.startswith("tickwire"))
 DEFAULT_N = {50: 1_000_000, 1: 200_000}
 QUICK_N = {50: 100_000, 1: 20_000}
+PM_N, PM_QUICK_N = 100_000, 10_000  # book frames (~1.4 KB, 10 levels a side)
 TARGET_VS_BARE = 0.80
 TARGET_VS_MASSIVE = {50: 8.0, 1: 13.0}
-PACKAGES = ("tickwire", "picows", "msgspec", "massive", "websockets", "polygon", "websocket-client")
+PACKAGES = (
+    "tickwire",
+    "picows",
+    "msgspec",
+    "massive",
+    "websockets",
+    "polygon",
+    "websocket-client",
+    "polymarket-us",
+)
 
 
 @dataclass
@@ -75,17 +86,20 @@ class Run:
 
 
 class Server:
-    """``stream_server.py`` for one (N, B), restarted on demand (e.g. after a failed client)."""
+    """``stream_server.py`` for one (kind, N, B), restarted on demand (e.g. after a failed client)."""
 
-    def __init__(self, n: int, batch: int, cpu: int, verbose: bool) -> None:
-        self.n, self.batch, self.cpu, self.verbose = n, batch, cpu, verbose
+    def __init__(
+        self, n: int, batch: int, cpu: int, verbose: bool, kind: str = "massive", rate: float = 0.0
+    ) -> None:
+        self.n, self.batch, self.cpu, self.verbose, self.kind, self.rate = n, batch, cpu, verbose, kind, rate
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
 
     def start(self, timeout: float = 120.0) -> None:
         """Spawn the server and wait for its ``READY <port>`` line."""
         cmd = [sys.executable, str(HERE / "stream_server.py"), "--n", str(self.n), "--batch", str(self.batch)]
-        cmd += ["--cpu", str(self.cpu)] + (["--verbose"] if self.verbose else [])
+        cmd += ["--cpu", str(self.cpu), "--kind", self.kind, "--rate", str(self.rate)]
+        cmd += ["--verbose"] if self.verbose else []
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=HERE)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
@@ -117,11 +131,18 @@ class Server:
 
 
 def run_client(
-    name: str, server: Server, rep: int, *, cpu: int, timeout: float, profile: Path | None = None
+    name: str,
+    server: Server,
+    rep: int,
+    *,
+    cpu: int,
+    timeout: float,
+    profile: Path | None = None,
+    script: str = "bench_clients.py",
 ) -> Run:
     """Run one client process against ``server``; kill it after ``timeout`` s and record why it failed."""
     n, batch = server.n, server.batch
-    cmd = [sys.executable, str(HERE / "bench_clients.py"), name, "--port", str(server.port)]
+    cmd = [sys.executable, str(HERE / script), name, "--port", str(server.port)]
     cmd += ["--n", str(n), "--batch", str(batch), "--cpu", str(cpu)]
     if profile is not None:
         cmd += ["--profile", str(profile)]
@@ -237,6 +258,8 @@ def _ratio(a: float | None, b: float | None, pct: bool = False) -> str:
 
 def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -> str:
     """The markdown report: settings, machine, the table, the targets and any failures."""
+    pm_runs = [r for r in runs if r.client in PM_CLIENTS]
+    all_runs, runs = runs, [r for r in runs if r.client not in PM_CLIENTS]
     batches = list(dict.fromkeys(r.batch for r in runs))
     clients = list(dict.fromkeys(r.client for r in runs))
     cells = {
@@ -334,32 +357,85 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
                     f"| {b} | {c} | {mine or 0:,.0f} | {theirs or 0:,.0f} | {_ratio(mine, theirs)} "
                     f"| {_ratio(us('polygon_stream', b), us(c, b))} |"
                 )
-    starved = [f"{c} B={b}" for (c, b), cell in cells.items() if cell and cell["util"] < 0.9]
+    if pm_runs:
+        lines += pm_section(pm_runs)
+        for c in PM_CLIENTS:
+            cells[(c, 0)] = _cell([r for r in pm_runs if r.client == c])
+    starved = [
+        f"{c} B={b}" if b else f"{c} (books)" for (c, b), cell in cells.items() if cell and cell["util"] < 0.9
+    ]
     if starved:
         lines += [
             "",
             "Starved (median CPU/wall < 0.9), so ev/s ratios involving them are unreliable; the "
             "CPU/event cross-check is not affected: " + ", ".join(starved) + ".",
         ]
-    failures = [r for r in runs if not r.ok]
+    failures = [r for r in all_runs if not r.ok]
     if failures:
         lines += ["", "Failures:", ""]
         lines += [f"* {r.client} B={r.batch} rep {r.rep}: {r.error}" for r in failures]
     return "\n".join(lines) + "\n"
 
 
+def pm_section(runs: list[Run]) -> list[str]:
+    """The Polymarket US table: book frames through each client, against the bare loop and the SDK."""
+    clients = [c for c in PM_CLIENTS if any(r.client == c for r in runs)]
+    cells = {c: _cell([r for r in runs if r.client == c]) for c in clients}
+
+    def fps(c: str) -> float | None:
+        cell = cells.get(c)
+        return cell["ev"] if cell else None
+
+    lines = [
+        "",
+        "## Polymarket US: order-book frames",
+        "",
+        f"Stream: {runs[0].n:,} `marketData` frames of the markets socket (one whole book, 10 levels a side, "
+        "~1.4 KB), 8 rotating markets. `pm_bare`: picows + one msgspec decode into typed Structs, prices "
+        "left as the wire's strings. `pm_tickwire`: `PolymarketClient`, `async for`, `MarketData` events "
+        "with `Decimal` prices and the client's books kept (its defaults). `pm_sdk`: the official "
+        '`polymarket-us` SDK, `ws.markets().on("market_data", fn)`, one dict per frame.',
+        "",
+        "| client | ok runs | median frames/s | min..max frames/s | µs CPU/frame | of which GC s | CPU/wall "
+        "| peak RSS MB | vs pm_bare | vs pm_sdk |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in clients:
+        cr = [r for r in runs if r.client == c]
+        cell = cells[c]
+        okn = f"{sum(r.ok for r in cr)}/{len(cr)}"
+        if cell is None:
+            lines.append(f"| {c} | {okn} | FAILED | | | | | | | |")
+            continue
+        lines.append(
+            f"| {c} | {okn} | {cell['ev']:,.0f} | {cell['min']:,.0f}..{cell['max']:,.0f} | {cell['us']:.2f} "
+            f"| {cell['gc']:.2f} | {cell['util']:.2f} | {cell['rss']:.0f} "
+            f"| {_ratio(cell['ev'], fps('pm_bare'), pct=True)} | {_ratio(cell['ev'], fps('pm_sdk'))} |"
+        )
+    return lines
+
+
 # --- modes --------------------------------------------------------------------------------
 
 
+def streams(args: argparse.Namespace, ns: dict[int, int]) -> list[tuple[Server, list[str]]]:
+    """One server per stream (the Massive stream at each B; the Polymarket book stream) and its clients."""
+    massive = [c for c in args.clients if c not in PM_CLIENTS]
+    pm = [c for c in args.clients if c in PM_CLIENTS]
+    out = [(Server(ns[b], b, args.server_cpu, args.verbose), massive) for b in args.batches if massive]
+    if pm:
+        out.append((Server(args.pm_n, 1, args.server_cpu, args.verbose, kind="polymarket"), pm))
+    return out
+
+
 def benchmark(args: argparse.Namespace, ns: dict[int, int]) -> list[Run]:
-    """All (B, repetition, client) runs; one server per B, restarted after a failed client."""
+    """All (stream, repetition, client) runs; one server per stream, restarted after a failed client."""
     runs: list[Run] = []
-    for b in args.batches:
-        server = Server(ns[b], b, args.server_cpu, args.verbose)
+    for server, clients in streams(args, ns):
         server.start()
         try:
             for rep in range(1, args.reps + 1):
-                for name in args.clients:
+                for name in clients:
                     if not server.alive():
                         server.start()
                     run = run_client(name, server, rep, cpu=args.client_cpu, timeout=args.timeout)
@@ -390,11 +466,11 @@ def profile(args: argparse.Namespace, ns: dict[int, int]) -> None:
     """One cProfile run per client and B; writes ``results/profiles/<client>_B<b>.{pstats,txt}``."""
     out = RESULTS / "profiles"
     out.mkdir(parents=True, exist_ok=True)
-    for b in args.batches:
-        server = Server(ns[b], b, args.server_cpu, args.verbose)
+    for server, clients in streams(args, ns):
         server.start()
+        b = server.batch
         try:
-            for name in args.clients:
+            for name in clients:
                 stats_path = out / f"{name}_B{b}.pstats"
                 run = run_client(
                     name, server, 1, cpu=args.client_cpu, timeout=args.timeout, profile=stats_path
@@ -404,7 +480,9 @@ def profile(args: argparse.Namespace, ns: dict[int, int]) -> None:
                     continue
                 txt = out / f"{name}_B{b}.txt"
                 with txt.open("w") as fh:
-                    fh.write(f"# {name}, B={b}, N={ns[b]:,} (under cProfile: absolute times are inflated)\n")
+                    fh.write(
+                        f"# {name}, B={b}, N={server.n:,} (under cProfile: absolute times are inflated)\n"
+                    )
                     st = pstats.Stats(str(stats_path), stream=fh)
                     st.sort_stats("tottime").print_stats(30)
                     st.sort_stats("cumulative").print_stats(30)
@@ -426,9 +504,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1; the median is shown)")
     p.add_argument(
         "--clients",
-        default=",".join(CLIENTS),
-        help=f"comma-separated, from {', '.join(CLIENTS + EXTRA_CLIENTS)}",
+        default=",".join(CLIENTS + PM_CLIENTS),
+        help=f"comma-separated, from {', '.join(CLIENTS + PM_CLIENTS + EXTRA_CLIENTS)}",
     )
+    p.add_argument("--pm-n", type=int, help="book frames per Polymarket run (default 100,000, quick 10,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: N=100,000 at B=50, 20,000 at B=1, 1 rep")
     p.add_argument(
         "--timeout", type=float, help="kill a client after this many seconds (default 120, quick 30)"
@@ -441,11 +520,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.batches = [int(x) for x in args.batches.split(",") if x.strip()]
     args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    unknown = set(args.clients) - set(CLIENTS) - set(EXTRA_CLIENTS)
+    unknown = set(args.clients) - set(CLIENTS) - set(PM_CLIENTS) - set(EXTRA_CLIENTS)
     if unknown:
         p.error(f"unknown client(s): {', '.join(sorted(unknown))}")
     if args.reps is None:
         args.reps = 1 if args.quick else 3
+    if args.pm_n is None:
+        args.pm_n = PM_QUICK_N if args.quick else PM_N
     if args.timeout is None:
         args.timeout = 30.0 if args.quick else 120.0
     return args
