@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,22 @@ def build_url(market: Market, feed: str | Feed = "realtime", url: str | None = N
     return f"wss://{host}/{market.value}"
 
 
+def _url_source(
+    market: Market, feed: str | Feed, url: str | Callable[[], str] | None
+) -> str | Callable[[], str]:
+    """The URL, or for a ``url`` callable (e.g. a service lookup: the server may move between
+    reconnects) a function that asks it afresh and completes it like :func:`build_url`."""
+    if not callable(url):
+        return build_url(market, feed, url)
+    provider = url
+    build_url(market, feed, provider())  # a bad URL fails here, not in the background
+
+    def current() -> str:
+        return build_url(market, feed, provider())
+
+    return current
+
+
 class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
     """A Massive/Polygon stream that reconnects forever, resubscribes exactly, and reports every gap.
 
@@ -82,7 +98,7 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
         market: str | Market = "stocks",
         feed: str | Feed = "realtime",
         *,
-        url: str | None = None,
+        url: str | Callable[[], str] | None = None,
         subscriptions: Iterable[str] = (),
         queue_size: int = 10_000,
         overflow: OverflowPolicy = "block",
@@ -91,6 +107,7 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
         stable_after: float = 30.0,
         auth_timeout: float = 10.0,
         max_connections_cooldown: float = 60.0,
+        rate_limit_cooldown: float = 5.0,
         stale_timeout: float | None = 120.0,
         ping_interval: float | None = 20.0,
         ping_timeout: float = 20.0,
@@ -105,7 +122,7 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
         rest_url: str | None = None,
     ) -> None:
         self.market = parse_market(market)
-        self.url = build_url(self.market, feed, url)
+        target = _url_source(self.market, feed, url)
         key = resolve_secret(api_key, API_KEY_ENV_VARS, dotenv_path)
         if key is None:
             raise ConfigError(
@@ -119,10 +136,11 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
             max_connections_cooldown=max_connections_cooldown,
             stale_timeout=stale_timeout,
             uppercase=uppercase,
+            rate_limit_cooldown=rate_limit_cooldown,
         )
         self._init_consumer(
             self.session,
-            self.url,
+            target,
             DriverConfig(
                 max_reconnects=max_reconnects,
                 backoff=backoff,
@@ -151,9 +169,16 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
             backfill=backfill,
             rest_url=rest_url,
             subscriptions=lambda: self.session.desired,
+            ssl_context=ssl_context,
+            ca_file=ca_file,
         )
         if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
             self._batch_filter = self._gap_filler.process
+
+    @property
+    def url(self) -> str:
+        """The stream URL (a ``url`` callable is asked again at every connection attempt)."""
+        return self.driver.url
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._task else "idle")

@@ -10,6 +10,7 @@ __all__ = [
     "SlowConsumer",
     "StreamWarning",
     "SubscriptionError",
+    "TLSError",
     "TickwireError",
 ]
 
@@ -32,6 +33,14 @@ class HandshakeError(TickwireError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class TLSError(TickwireError):
+    """The server's TLS certificate failed verification (unknown CA, wrong host name, expired).
+
+    A configuration problem, not a network hiccup: fatal, never retried, and verification is never
+    turned off to get past it. Trust a private or corporate CA with ``ca_file=`` / ``ssl_context=``
+    (or ``SSL_CERT_FILE``)."""
 
 
 class SubscriptionError(TickwireError):

@@ -99,7 +99,8 @@ class Disconnected(ControlEvent, tag="disconnected", kw_only=True):
 
     ``reason`` names why: a server status (``"max_connections"``, ``"slow_consumer"``,
     ``"force_disconnect"``, ``"auth_failed"``, ``"auth_timeout"``), a watchdog
-    (``"stale"``, ``"ping_timeout"``), the local queue (``"slow_consumer_local"``), a close
+    (``"stale"``, ``"ping_timeout"``), the local queue (``"slow_consumer_local"``), a frame this
+    client refused (``"frame_too_big"`` over ``max_frame_size``, ``"protocol_error"``), a close
     (``"server closed (1000)"``, ``"connection dropped (1006)"``...) or a failed attempt
     (``"connect_failed"``, ``"handshake_refused"`` with the HTTP status in ``code``).
     ``will_reconnect`` says whether the client tries again, after ``retry_in`` seconds.

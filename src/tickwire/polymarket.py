@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .backoff import Backoff
 from .credentials import Secret
@@ -71,7 +71,7 @@ class PolymarketClient(StreamConsumer):
         key_id: str | None = None,
         secret_key: str | Secret | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | Callable[[], str] = DEFAULT_BASE_URL,
         queue_size: int = 10_000,
         overflow: OverflowPolicy = "block",
         max_reconnects: int | None = None,
@@ -98,11 +98,19 @@ class PolymarketClient(StreamConsumer):
             responses_debounced=responses_debounced,
             keep_books=keep_books,
         )
-        self.socket = self.session.socket
-        self.url = polymarket_url(base_url, self.socket)
+        self.socket = socket_ = self.session.socket
+        target: str | Callable[[], str]
+        if callable(base_url):  # asked again at every connection attempt: the server may move
+            provider = base_url
+            polymarket_url(provider(), socket_)  # a bad URL fails here, not in the background
+
+            def target() -> str:
+                return polymarket_url(provider(), socket_)
+        else:
+            target = polymarket_url(base_url, socket_)
         self._init_consumer(
             self.session,
-            self.url,
+            target,
             DriverConfig(
                 max_reconnects=max_reconnects,
                 backoff=backoff,
@@ -119,9 +127,14 @@ class PolymarketClient(StreamConsumer):
             decode=self.session.decode,
         )
 
+    @property
+    def url(self) -> str:
+        """The socket's URL (a ``base_url`` callable is asked again at every connection attempt)."""
+        return self.driver.url
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._task else "idle")
-        return f"PolymarketClient(url={self.url!r}, {state}, {self.session!r})"
+        return f"PolymarketClient(url={self.driver.session_url_safe!r}, {state}, {self.session!r})"
 
     # -- subscriptions ----------------------------------------------------------------
 

@@ -138,7 +138,7 @@ def _default_on_msg(_ws: StreamClient, msg: object) -> None:
     if isinstance(msg, str) and '"status"' in msg:
         try:
             items = msgspec.json.decode(msg)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # deep nesting raises RecursionError
             items = None
         if isinstance(items, list) and all(isinstance(i, dict) and i.get("ev") == "status" for i in items):
             for i in items:
@@ -167,17 +167,19 @@ class StreamClient(ServiceMethods):
         client.close_stream()
 
     ``host`` takes a host (``StreamHost.DELAYED``), a :class:`~tickwire.Feed`, or a URL
-    (``ws://127.0.0.1:8765`` for ``tickwire sim``). Beyond the seed's arguments: ``on_status(ws,
-    event)`` for control events, ``messages="events"`` for typed events instead of raw strings,
-    ``reconnect=False`` to stop at the first disconnect, and any :class:`AsyncStreamClient` option
-    (``max_reconnects``, ``backoff``, ``stale_timeout``, ``queue_size``, ``overflow``...).
+    (``ws://127.0.0.1:8765`` for ``tickwire sim``), or a callable returning one, asked again at every
+    connection attempt (for a server that may move between reconnects). Beyond the seed's
+    arguments: ``on_status(ws, event)`` for control events, ``messages="events"`` for typed events
+    instead of raw strings, ``reconnect=False`` to stop at the first disconnect, and any
+    :class:`AsyncStreamClient` option (``max_reconnects``, ``backoff``, ``stale_timeout``,
+    ``queue_size``, ``overflow``...).
     """
 
     def __init__(
         self,
         api_key: str | Secret | None,
         cluster: str | StreamCluster | Market,
-        host: str | StreamHost | Feed = StreamHost.REAL_TIME,
+        host: str | StreamHost | Feed | Callable[[], str] = StreamHost.REAL_TIME,
         on_message: Callable[..., Any] | None = None,
         on_close: Callable[..., Any] | None = None,
         on_error: Callable[..., Any] | None = None,
@@ -193,7 +195,15 @@ class StreamClient(ServiceMethods):
         market = parse_market(cluster)
         if not reconnect:
             options.setdefault("max_reconnects", 0)
-        self.client = AsyncStreamClient(api_key, market, url=_stream_url(market, host), **options)
+        url: str | Callable[[], str]
+        if callable(host):
+            where = host
+
+            def url() -> str:
+                return _stream_url(market, where())
+        else:
+            url = _stream_url(market, host)
+        self.client = AsyncStreamClient(api_key, market, url=url, **options)
         self.market = market
         self.messages: MessageMode = messages
         self._on_message = _with_ws(on_message or _default_on_msg, 2, "on_message")
@@ -284,10 +294,11 @@ class StreamClient(ServiceMethods):
             self._ended.set()
             return
         if first and loop is not None:
+            closing = self.client.close()
             try:
-                asyncio.run_coroutine_threadsafe(self.client.close(), loop)
+                asyncio.run_coroutine_threadsafe(closing, loop)
             except RuntimeError:  # the loop already ended (a fatal error closed the stream)
-                pass
+                closing.close()  # never run: say so, or Python warns it was "never awaited"
         me = threading.current_thread()
         if me is dispatcher or me is io:
             return

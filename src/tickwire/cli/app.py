@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,6 +38,24 @@ app.add_typer(journal_app, name="journal")
 app.add_typer(consume_app, name="consume")
 app.command(help="Download aggregate bars over REST; plot (--plot) and save (--out) them.")(bars)
 app.command(help="Serve a live web page of a stream: candles, tape, alerts.")(dashboard)
+
+
+@app.callback()
+def options(
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            help="PEM bundle of CAs to trust for wss:// and https:// (a corporate proxy's, a test CA); "
+            "sets SSL_CERT_FILE. Certificates are always verified.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Options for every command (``tickwire --ca-file ca.pem stream --url wss://...``)."""
+    if ca_file is not None:  # read by OpenSSL's default store (streams) and httpx (REST)
+        os.environ["SSL_CERT_FILE"] = str(ca_file)
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,10 +26,20 @@ def sim(
         bool, typer.Option(help="Polymarket US frames in the legacy snake_case format")
     ] = False,
     rest: Annotated[bool, typer.Option(help="Also serve the REST API (aggregates, trades...)")] = True,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve wss:// and https:// with this PEM certificate (chain)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's PEM private key")] = None,
 ) -> None:
     from ..sim import run_sim
 
     options: dict[str, Any] = {"rest": rest}
+    if tls_cert is not None or tls_key is not None:  # e.g. to try a client's --ca-file on loopback
+        if tls_cert is None:
+            raise typer.BadParameter("--tls-key needs --tls-cert")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls_cert, tls_key)
+        options["ssl_context"] = context
     if polymarket:
         from ..sim.polymarket import attach_polymarket
 

@@ -3,7 +3,10 @@
 A record that fails its length or CRC check ends a segment's readable part. At the tail of the
 newest segment that is the normal result of a crash mid-write (a *torn tail*): the writer cuts it
 off when it reopens the journal (keeping the cut bytes in a ``.torn`` file). Anywhere else it is
-corruption, reported by :func:`verify` and skipped (with a count) by :func:`read_records`.
+corruption, reported by :func:`verify` and skipped (with a count) by :func:`read_records`. A
+compressed segment that stops decompressing yields what came before the damage. Reading a
+directory, a segment that is not readable at all (bad header) is reported and skipped too; a
+single file given on its own raises :class:`JournalError`.
 """
 
 from __future__ import annotations
@@ -100,13 +103,22 @@ class VerifyReport:
         return [f"{s.path.name}: {s.error}" for s in self.segments if s.error is not None]
 
 
-def _load(path: Path) -> bytes:
-    if path.name.endswith(".zst"):
-        import zstandard
+def _load(path: Path) -> tuple[bytes, str | None]:
+    """A segment's bytes (decompressed), and why decompression stopped early, if it did."""
+    if not path.name.endswith(".zst"):
+        return path.read_bytes(), None
+    import zstandard
 
-        with path.open("rb") as f:
-            return zstandard.ZstdDecompressor().stream_reader(f).read()
-    return path.read_bytes()
+    chunks: list[bytes] = []
+    error: str | None = None
+    with path.open("rb") as f:
+        reader = zstandard.ZstdDecompressor().stream_reader(f)
+        try:
+            while chunk := reader.read(1 << 16):  # small reads: keep what came before a bad block
+                chunks.append(chunk)
+        except zstandard.ZstdError as exc:
+            error = f"corrupt compressed data after {sum(map(len, chunks))} bytes ({exc})"
+    return b"".join(chunks), error
 
 
 def _check_header(buf: bytes | memoryview, path: Path) -> None:
@@ -160,9 +172,11 @@ def _iter_buffer(buf: bytes, index: int, report: SegmentReport | None) -> Iterat
 
 def read_segment(path: Path, index: int = 0, report: SegmentReport | None = None) -> Iterator[Record]:
     """The good records of one segment file, in order."""
-    buf = _load(path)
+    buf, load_error = _load(path)
     _check_header(buf, path)
     yield from _iter_buffer(buf, index, report)
+    if load_error is not None and report is not None:
+        report.error = load_error  # the cause, rather than the torn record it left
 
 
 def read_records(
@@ -174,14 +188,20 @@ def read_records(
     segment. Pass ``reports`` to collect per-segment reports.
     """
     root = Path(journal)
-    items = [(0, root)] if root.is_file() else segments(root)
+    single = root.is_file()
+    items = [(0, root)] if single else segments(root)
     if not items and not root.exists():
         raise JournalError(f"no journal at {root}")
     for index, path in items:
         report = SegmentReport(index, path)
-        for rec in read_segment(path, index, report):
-            if not frames_only or rec.kind == FRAME:
-                yield rec
+        try:
+            for rec in read_segment(path, index, report):
+                if not frames_only or rec.kind == FRAME:
+                    yield rec
+        except JournalError as exc:
+            if single:
+                raise
+            report.error = str(exc)
         if report.error is not None:
             log.warning("journal %s: %s; the rest of this segment is unreadable", path.name, report.error)
         if reports is not None:
@@ -222,10 +242,15 @@ def journal_meta(journal: str | os.PathLike[str]) -> dict[str, object]:
     """The newest session metadata in a journal (market, url, subscriptions...), or ``{}``."""
     meta: dict[str, object] = {}
     root = Path(journal)
-    items = [(0, root)] if root.is_file() else segments(root)
+    single = root.is_file()
+    items = [(0, root)] if single else segments(root)
     for index, path in items:
-        for rec in read_segment(path, index):
-            if rec.kind == META:
-                meta = msgspec.json.decode(rec.data)
-            break  # the metadata record is the first of each segment
+        try:
+            for rec in read_segment(path, index):
+                if rec.kind == META:
+                    meta = msgspec.json.decode(rec.data)
+                break  # the metadata record is the first of each segment
+        except JournalError:
+            if single:
+                raise
     return meta

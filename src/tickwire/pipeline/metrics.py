@@ -24,6 +24,8 @@ class MetricsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     bytes: int
     decode_errors: int
     unknown_events: int
+    #: Frames refused unread for exceeding ``max_frame_size`` (each ends its connection, close 1009).
+    rejected_frames: int = 0
     reconnects: int
     disconnects: int
     queue_depth: int
@@ -42,7 +44,16 @@ class MetricsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 class Metrics:
     """Mutable counters owned by one stream's driver."""
 
-    __slots__ = ("bytes", "disconnects", "events", "frames", "last_event", "reconnects", "started")
+    __slots__ = (
+        "bytes",
+        "disconnects",
+        "events",
+        "frames",
+        "last_event",
+        "reconnects",
+        "rejected_frames",
+        "started",
+    )
 
     def __init__(self) -> None:
         self.frames = 0
@@ -50,6 +61,7 @@ class Metrics:
         self.bytes = 0
         self.reconnects = 0
         self.disconnects = 0
+        self.rejected_frames = 0
         self.last_event: Event | None = None
         self.started = time.time()
 

@@ -104,13 +104,16 @@ class EventQueue:
         """Append a raw frame or a batch (never blocks). Applies the overflow policy when over the bound."""
         items = self._items
         items.append(item)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        if len(items) > self.maxsize:
+        if self._waiter is not None:
+            self._wake()
+        if len(items) > self.maxsize and not self._paused:  # once paused, the reader is told already
             self._overflow()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def close(self) -> None:
         """No more items will come; a waiting consumer wakes up and sees the end."""
@@ -166,6 +169,8 @@ class EventQueue:
         popleft = items.popleft
         append = out.append
         n = 0
+        if self._paused:
+            self.peak = max(self.peak, len(items))
         while items and n < max_events:
             item = popleft()
             if isinstance(item, bytes):

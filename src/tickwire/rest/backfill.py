@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -275,6 +276,8 @@ def make_gap_filler(
     backfill: bool | BackfillConfig | None,
     rest_url: str | None,
     subscriptions: Callable[[], Sequence[str]],
+    ssl_context: ssl.SSLContext | None = None,
+    ca_file: str | None = None,
 ) -> GapFiller | None:
     """The filler an :class:`~tickwire.client.AsyncStreamClient` uses, or ``None`` when backfill is off.
 
@@ -307,7 +310,9 @@ def make_gap_filler(
     base = rest_url or DEFAULT_BASE_URL
 
     async def fetch(symbol: str, timespan: str, from_ms: int, to_ms: int) -> list[Any]:
-        async with AsyncRestClient(key, base_url=base, dotenv_path=None, max_retries=3) as rest:
+        async with AsyncRestClient(
+            key, base_url=base, dotenv_path=None, max_retries=3, ssl_context=ssl_context, ca_file=ca_file
+        ) as rest:
             return [row async for row in rest.list_aggs(symbol, 1, timespan, from_ms, to_ms)]  # type: ignore[arg-type]
 
     return GapFiller(fetch, subscriptions, config)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ import msgspec
 from ..backoff import Backoff
 from ..credentials import Secret, resolve_secret
 from ..errors import ConfigError
+from ..tls import check_tls_options, client_context, verify_error, verify_failed
 from .core import (
     Failure,
     Flow,
@@ -186,7 +188,10 @@ class _Endpoints:
         backoff: Backoff | None = None,
         max_retry_after: float = 60.0,
         dotenv_path: str | os.PathLike[str] | None = ".env",
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        check_tls_options(ssl_context, ca_file)
         key = resolve_secret(api_key, API_KEY_ENV_VARS, dotenv_path)
         if key is None:
             raise ConfigError(
@@ -205,6 +210,17 @@ class _Endpoints:
             user_agent=f"tickwire/{__version__}",
         )
         self.timeout = timeout
+        # https is always verified: httpx's default store (SSL_CERT_FILE honoured), or the caller's CAs
+        self._verify: ssl.SSLContext | bool = (
+            client_context(ssl_context, ca_file) if ssl_context is not None or ca_file is not None else True
+        )
+
+    def _transport_failure(self, request: Request, exc: Exception) -> Failure:
+        """A retryable :class:`Failure`, or a fatal :class:`~tickwire.errors.TLSError` (bad certificate)."""
+        cert = verify_error(exc)
+        if cert is not None:
+            raise verify_failed(request.url, cert) from None
+        return Failure(type(exc).__name__)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r}, auth={self.config.auth!r})"
@@ -308,13 +324,15 @@ class RestClient(_Endpoints):
     :param base_url: ``https://api.massive.com``, or a simulator's ``rest_url``.
     :param auth: ``"header"`` (``Authorization: Bearer``) or ``"query"`` (``apiKey=``).
     :param max_retries: retries of a 429, a 5xx or a transport failure (429 waits ``Retry-After``).
+    :param ca_file: a PEM bundle of CAs to trust instead of the default store (or ``ssl_context=``);
+        a certificate that fails verification raises :class:`~tickwire.errors.TLSError` at once.
     """
 
     def __init__(self, api_key: str | Secret | None = None, **options: Any) -> None:
         super().__init__(api_key, **options)
         import httpx
 
-        self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        self._http = httpx.Client(timeout=self.timeout, follow_redirects=False, verify=self._verify)
         self._transport_errors: tuple[type[Exception], ...] = (httpx.TransportError,)
 
     def close(self) -> None:
@@ -332,7 +350,7 @@ class RestClient(_Endpoints):
         try:
             resp = self._http.get(request.url, params=list(request.params), headers=list(request.headers))
         except self._transport_errors as exc:
-            return Failure(type(exc).__name__)
+            return self._transport_failure(request, exc)
         return _response(resp)
 
     def _pages(self, flow: Flow[T]) -> Iterator[Page[T]]:
@@ -464,7 +482,7 @@ class AsyncRestClient(_Endpoints):
         super().__init__(api_key, **options)
         import httpx
 
-        self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, verify=self._verify)
         self._transport_errors: tuple[type[Exception], ...] = (httpx.TransportError,)
 
     async def aclose(self) -> None:
@@ -484,7 +502,7 @@ class AsyncRestClient(_Endpoints):
                 request.url, params=list(request.params), headers=list(request.headers)
             )
         except self._transport_errors as exc:
-            return Failure(type(exc).__name__)
+            return self._transport_failure(request, exc)
         return _response(resp)
 
     async def _pages(self, flow: Flow[T]) -> AsyncIterator[Page[T]]:

@@ -58,6 +58,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """Statuses worth another try (after ``Retry-After`` or a backoff delay)."""
 
 _KEY_IN_URL = re.compile(r"(apiKey=)[^&\s\"']+", re.IGNORECASE)
+_UNREADABLE = (msgspec.DecodeError, ValueError, RecursionError)
+"""What decoding a response body raises when it is not what we expect (invalid UTF-8, deep nesting...)."""
 
 
 def redact_url(text: str) -> str:
@@ -173,7 +175,8 @@ class RestConfig:
         """The request for a ``next_url``: its path and query on *our* base URL, with the key."""
         parts = urlsplit(next_url)
         base_path = urlsplit(self.base_url).path
-        path = parts.path if parts.path.startswith(base_path) else base_path + parts.path
+        rel = parts.path if parts.path.startswith("/") else "/" + parts.path  # "@evil.com/x" stays a path
+        path = rel if rel.startswith(base_path) else base_path + rel
         params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "apikey"]
         return self.request(path[len(base_path) :] if base_path else path, params)
 
@@ -198,7 +201,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 def _server_message(body: bytes) -> str:
     try:
         err = msgspec.json.decode(body, type=ErrorBody)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except _UNREADABLE:
         text = body.decode("utf-8", "replace").strip()
         return text[:200]
     return (err.message or err.error or err.status or "").strip()
@@ -236,9 +239,10 @@ def _send(config: RestConfig, request: Request) -> Generator[Step[T], Response |
             raise _error_for(outcome, request, config.key)
         if attempt > config.max_retries:
             if isinstance(outcome, Response) and outcome.status == 429:
+                message = _server_message(outcome.body).replace(config.key.reveal(), "****")
                 raise RateLimited(
                     f"still rate limited (429) after {config.max_retries} retries on {request.path}: "
-                    f"{_server_message(outcome.body)}. Slow down, or a higher plan raises the limit.",
+                    f"{message}. Slow down, or a higher plan raises the limit.",
                     429,
                 )
             if isinstance(outcome, Response):
@@ -265,18 +269,25 @@ def paginate(
     max_pages: int | None = None,
 ) -> Flow[T]:
     """Every page of a listing endpoint, following ``next_url`` until there is none (lazily)."""
-    request: Request | None = config.request(path, params)
+    request = config.request(path, params)
     number = 0
-    while request is not None:
+    while True:
         response = yield from _send(config, request)
         try:
             items, next_url = decode(response.body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except _UNREADABLE as exc:
             raise RestError(f"unreadable response from {request.path}: {exc}", response.status) from None
         number += 1
         more = bool(next_url) and (max_pages is None or number < max_pages)
         yield Page(items, number, more)
-        request = config.follow(next_url) if more and next_url else None
+        if not (more and next_url):
+            break
+        try:
+            request = config.follow(next_url)
+        except ValueError:  # urlsplit refuses it (e.g. "http://[::1")
+            raise RestError(
+                f"unusable next_url in the response from {request.path}", response.status
+            ) from None
 
 
 def fetch_one(
@@ -290,6 +301,6 @@ def fetch_one(
     response = yield from _send(config, request)
     try:
         items = decode(response.body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except _UNREADABLE as exc:
         raise RestError(f"unreadable response from {request.path}: {exc}", response.status) from None
     yield Page(items, 1, False)

@@ -110,7 +110,7 @@ class ServerSession:
         """Process one client frame."""
         try:
             msg = _decode_action(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (ValueError, RecursionError):  # malformed, invalid UTF-8 or nested too deep
             return Outcome("invalid", replies=[INVALID_JSON])
         if msg.action == "auth":
             return self._auth(msg.params)

@@ -244,13 +244,13 @@ class JournalReplayer:
         """The frame's events that ``subs`` wants (the frame itself if all do); statuses never."""
         try:
             raws = _split(frame)
-        except msgspec.DecodeError:
+        except (ValueError, RecursionError):  # not an array, invalid UTF-8, nested too deep
             return None, 0
         kept: list[msgspec.Raw] = []
         for raw in raws:
             try:
                 k = _key(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (ValueError, RecursionError):
                 continue
             if k.ev == "status" or not k.ev:
                 continue

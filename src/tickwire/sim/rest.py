@@ -99,9 +99,20 @@ def _uncursor(token: str) -> dict[str, Any]:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, json.JSONDecodeError):
         raise _error(400, "invalid cursor") from None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise _error(400, "invalid cursor")
     return data
+
+
+def _int_param(query: dict[str, str], name: str, default: int) -> int:
+    """An integer query parameter; a 400 reply (not a 500) when it is not one."""
+    value = query.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise _error(400, f"{name} must be an integer, got {value[:40]!r}") from None
 
 
 def _day_start(text: str) -> int | None:
@@ -187,8 +198,9 @@ class SimRestServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the ``base_url`` for :class:`~tickwire.rest.RestClient`."""
-        return f"http://{self.sim.host}:{self._port}"
+        """``http://127.0.0.1:PORT`` (``https://`` if the simulator has an ``ssl_context``): the
+        ``base_url`` for :class:`~tickwire.rest.RestClient`."""
+        return f"{'https' if self.sim.ssl_context is not None else 'http'}://{self.sim.host}:{self._port}"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -204,7 +216,7 @@ class SimRestServer:
         app.router.add_get("/v2/snapshot/locale/us/markets/{market}/tickers/{ticker}", self._snapshot)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.sim.host, self._port)
+        site = web.TCPSite(runner, self.sim.host, self._port, ssl_context=self.sim.ssl_context)
         await site.start()
         self._port = int(runner.addresses[0][1])
         self._runner = runner
@@ -331,10 +343,10 @@ class SimRestServer:
         info = request.match_info
         ticker = info["ticker"]
         query = dict(request.query)
-        if "cursor" in query:
-            query.update(_uncursor(query["cursor"]))
 
         def compute() -> dict[str, Any]:
+            if "cursor" in query:  # here, so that a bad one is answered 400 like any bad parameter
+                query.update(_uncursor(query["cursor"]))
             timespan = info["timespan"]
             span_unit = _SPANS.get(timespan)
             if span_unit is None:
@@ -349,7 +361,7 @@ class SimRestServer:
                 raise _error(400, "multiplier must be >= 1")
             span = span_unit * multiplier
             lo, hi = _ms_bound(info["from"], False), _ms_bound(info["to"], True)
-            limit = max(1, min(int(query.get("limit", 5000)), 50_000, self.options.page_size))
+            limit = max(1, min(_int_param(query, "limit", 5000), 50_000, self.options.page_size))
             sort = query.get("sort", "asc")
             adjusted = query.get("adjusted", "true")
             envelope: dict[str, Any] = {"ticker": ticker, "adjusted": adjusted != "false", "status": "OK"}
@@ -447,10 +459,10 @@ class SimRestServer:
     async def _trades(self, request: web.Request) -> web.Response:
         ticker = request.match_info["ticker"]
         query = dict(request.query)
-        if "cursor" in query:
-            query.update(_uncursor(query["cursor"]))
 
         def compute() -> dict[str, Any]:
+            if "cursor" in query:
+                query.update(_uncursor(query["cursor"]))
             lo, hi = 0, self.sim.now_ms() * 1_000_000 - 1
             if "timestamp" in query:
                 a, b = _ns_bound(query["timestamp"], "timestamp")
@@ -468,9 +480,9 @@ class SimRestServer:
                         hi = min(hi, a - 1)
             if lo == 0:
                 lo = max(0, hi - DAY_MS * 1_000_000 + 1)  # no lower bound: the last day
-            limit = max(1, min(int(query.get("limit", 1000)), 50_000, self.options.page_size))
+            limit = max(1, min(_int_param(query, "limit", 1000), 50_000, self.options.page_size))
             order = query.get("order", "asc")
-            skip = int(query.get("skip", 0))
+            skip = _int_param(query, "skip", 0)
             inst = self._instrument_of(ticker)
             results: list[dict[str, Any]] = []
             more: tuple[int, int] | None = None

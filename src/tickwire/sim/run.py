@@ -23,7 +23,8 @@ def describe(sim: MassiveSimulator) -> list[str]:
     """The lines announcing a running simulator and its URLs."""
     lines = [f"Massive simulator (seed {sim.seed}) listening on {sim.url}"]
     lines += [f"  {sim.url_for(m)}   (delayed: {sim.url_for(m, delayed=True)})" for m in MARKETS]
-    lines.append(f"  official client: WebSocketClient(feed={sim.feed_host!r}, market=..., secure=False)")
+    secure = sim.ssl_context is not None
+    lines.append(f"  official client: WebSocketClient(feed={sim.feed_host!r}, market=..., secure={secure})")
     if sim.rest is not None:
         lines.append(f"  REST API: {sim.rest_url}   (RestClient(base_url={sim.rest_url!r}))")
     return lines

@@ -25,6 +25,7 @@ import asyncio
 import itertools
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -160,6 +161,8 @@ class MassiveSimulator:
         show up in the server buffer sooner, e.g. in tests); ``None`` keeps the OS default.
     :param rest: also serve the REST API (aggregates, trades, previous close, snapshot) from the same
         market, on its own port (:attr:`rest_url`); a :class:`~.rest.RestOptions` sets its rate limit.
+    :param ssl_context: serve ``wss://`` (and ``https://`` REST) with this server context, e.g. to
+        try a client's ``ca_file=`` against a private CA; ``None`` serves plain ``ws://``.
     """
 
     def __init__(
@@ -186,6 +189,7 @@ class MassiveSimulator:
         socket_send_buffer: int | None = None,
         speed: float = 1.0,
         rest: bool | RestOptions = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if tick_interval <= 0:
             raise ValueError("tick_interval must be > 0")
@@ -209,6 +213,7 @@ class MassiveSimulator:
         self.max_frame_size = max_frame_size
         self.socket_send_buffer = socket_send_buffer
         self.speed = speed
+        self.ssl_context = ssl_context
         self._epoch_ns = time.time_ns()
         self.model = MarketModel(seed, rates, universe)
         self._policy = AuthPolicy.from_keys(valid_keys, plan_denied_keys, legacy_auth)
@@ -251,8 +256,8 @@ class MassiveSimulator:
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:PORT`` (append ``/stocks``... or use :meth:`url_for`)."""
-        return f"ws://{self.host}:{self._port}"
+        """``ws://127.0.0.1:PORT`` (``wss://`` with ``ssl_context``); add ``/stocks`` or use ``url_for``."""
+        return f"{'wss' if self.ssl_context is not None else 'ws'}://{self.host}:{self._port}"
 
     @property
     def rest_url(self) -> str:
@@ -358,6 +363,9 @@ class MassiveSimulator:
             max_frame_size=self.max_frame_size,
             websocket_handshake_timeout=5,
             logger_name="tickwire.sim",
+            ssl=self.ssl_context,
+            # asyncio's own transport for TLS: aiofastnet logs a broken traceback for a refused handshake
+            use_aiofastnet=False if self.ssl_context is not None else None,
         )
         self._server = server
         self._port = server.sockets[0].getsockname()[1]
@@ -365,12 +373,17 @@ class MassiveSimulator:
 
     # ------------------------------------------------------------------ faults
 
-    def drop(self, cluster: str | None = None) -> int:
-        """Abort connections without a close frame (the client sees 1006). Returns how many."""
+    def drop(self, cluster: str | None = None, *, graceful: bool = False) -> int:
+        """End connections without a close frame (the client sees 1006): reset them, or with
+        ``graceful=True`` close the TCP stream cleanly (FIN) instead. Returns how many."""
         conns = self._select(cluster)
         for conn in conns:
             self._counters.drops += 1
-            self._abort(conn)
+            if graceful and conn.transport is not None:
+                conn.closing = True
+                conn.transport.disconnect(graceful=True)
+            else:
+                self._abort(conn)
         return len(conns)
 
     def close(self, code: int = 1000, reason: str = "", cluster: str | None = None) -> int:
@@ -725,7 +738,8 @@ class MassiveSimulator:
         conn.auth_timer = None
         if conn.open and not conn.closing and not conn.session.authenticated:
             self._counters.auth_timeout += 1
-            self._send_control(conn, status_frame(*AUTH_TIMEOUT))
+            # a policy status, like max_connections: sent even on a muted connection
+            self._send_control(conn, status_frame(*AUTH_TIMEOUT), force=True)
             self._close(conn, 1008, "")
             self._notify()
 

@@ -150,8 +150,8 @@ class SimulatorThread:
 
     # ------------------------------------------------------------------ faults
 
-    def drop(self, cluster: str | None = None) -> int:
-        return self._call(self.simulator.drop, cluster)
+    def drop(self, cluster: str | None = None, *, graceful: bool = False) -> int:
+        return self._call(self.simulator.drop, cluster, graceful=graceful)
 
     def close(self, code: int = 1000, reason: str = "", cluster: str | None = None) -> int:
         return self._call(self.simulator.close, code, reason, cluster)

@@ -18,6 +18,8 @@ decision to a sans-I/O :class:`~tickwire.session.base.Session`:
   s after a ping while reading was not paused.
 * Backoff is capped exponential with full jitter for handshake failures and in-session
   drops alike, and resets only after ``stable_after`` seconds of streaming.
+* A server certificate that fails verification ends the loop with a fatal
+  :class:`~tickwire.errors.TLSError` (like a rejected key): retrying cannot fix it.
 * Every connection that ends yields a :class:`~tickwire.events.Disconnected` with its
   reason and the delay before the next attempt; the session adds ``Reconnected`` with
   the gap once streaming resumes. A finite ``max_reconnects`` ends in a loud
@@ -42,6 +44,7 @@ from ..events import Disconnected
 from ..pipeline.metrics import Metrics
 from ..pipeline.queue import EventQueue
 from ..session.base import Session
+from ..tls import check_tls_options, client_context, verify_error, verify_failed
 
 __all__ = ["Driver", "DriverConfig", "FrameTap"]
 
@@ -49,6 +52,8 @@ FrameTap = Callable[[bytes, int, int], None]
 """Called with every received data frame, its receive time (Unix ns) and the connection epoch."""
 
 _TEXT = WSMsgType.TEXT
+_CONTROL = (WSMsgType.PING, WSMsgType.PONG, WSMsgType.CLOSE)
+_MESSAGE_TOO_BIG = 1009  # WSCloseCode.MESSAGE_TOO_BIG
 
 log = logging.getLogger("tickwire.transport")
 
@@ -89,18 +94,21 @@ class DriverConfig:
         self.ping_timeout = ping_timeout
         self.handshake_timeout = handshake_timeout
         self.max_frame_size = max_frame_size
+        check_tls_options(ssl_context, ca_file)
         self.ssl_context = ssl_context
         self.ca_file = ca_file
+        self._tls: ssl.SSLContext | None = None
         self.close_timeout = close_timeout
         self.ping_payload = ping_payload
 
     def ssl_for(self, url: str) -> ssl.SSLContext | None:
-        """TLS with verification on for wss://; ``ca_file`` adds a CA bundle (e.g. a corporate proxy's)."""
+        """TLS with verification on for wss://: ``ssl_context`` as given, else the default trust store,
+        or ``ca_file`` (a PEM bundle, e.g. a corporate proxy's CA) instead of it. Built once."""
         if not url.startswith("wss://"):
             return None
-        if self.ssl_context is not None:
-            return self.ssl_context
-        return ssl.create_default_context(cafile=self.ca_file)
+        if self._tls is None:
+            self._tls = client_context(self.ssl_context, self.ca_file)
+        return self._tls
 
 
 class _Listener(WSListener):
@@ -114,6 +122,7 @@ class _Listener(WSListener):
         self.queue = driver.queue
         self.metrics = driver.metrics
         self.tap = driver.frame_tap
+        self.max_size = driver.config.max_frame_size
         self.transport: WSTransport | None = None
         self.close_code: int | None = None
         self.close_reason = ""
@@ -128,8 +137,15 @@ class _Listener(WSListener):
         self.d.on_connected(transport, self)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type is _TEXT and frame.fin:
+        if frame.msg_type is _TEXT and frame.fin and frame.payload_size <= self.max_size:
             data = frame.get_payload_as_bytes()
+            if self.tap is None and self.session.passthrough and self.probe not in data:
+                # the hot path: a data frame (no control byte in it) is queued raw, decoded by the consumer
+                m = self.metrics
+                m.frames += 1
+                m.bytes += len(data)
+                self.queue.put(data)
+                return
         else:
             assembled = self._other_frame(transport, frame)
             if assembled is None:
@@ -161,6 +177,10 @@ class _Listener(WSListener):
     def _other_frame(self, transport: WSTransport, frame: WSFrame) -> bytes | None:
         """Fragments, binary frames and control frames; returns a complete message or None."""
         mt = frame.msg_type
+        if frame.payload_size > self.max_size and mt not in _CONTROL:
+            # picows refuses an oversize frame (close 1009) but, if its payload arrives before the
+            # socket is gone, still delivers it: drop it (the driver counts and reports the refusal)
+            return None
         if mt is WSMsgType.TEXT or mt is WSMsgType.BINARY:
             if frame.fin:
                 return frame.get_payload_as_bytes()
@@ -191,6 +211,18 @@ class _Listener(WSListener):
         self.d.on_disconnected()
 
 
+async def _local_failure(transport: WSTransport) -> BaseException | None:
+    """Why picows itself ended a connection (a protocol violation, an oversize frame), if it did.
+
+    picows keeps that error in the transport's disconnect future; reading it here also stops
+    asyncio from logging "Future exception was never retrieved" for every such drop."""
+    try:
+        await transport.wait_disconnected()
+    except Exception as exc:
+        return exc
+    return None
+
+
 class Driver:
     """Runs one session over picows until closed, reconnecting as the session and config say."""
 
@@ -217,6 +249,7 @@ class Driver:
         self.last_rx = 0.0
         self.connected = False
         self.error: TickwireError | None = None
+        self._tls_error: TickwireError | None = None  # a failed certificate check: fatal
         self._closing = False
         self._wake = asyncio.Event()
         self._disconnected: asyncio.Event | None = None
@@ -269,7 +302,7 @@ class Driver:
                 streamed_for = await self._connect_once(attempt)
                 if self._closing:
                     break
-                fatal = self.session.fatal
+                fatal = self._tls_error or self.session.fatal
                 if fatal is not None:
                     self.error = fatal
                     self._emit_disconnected(will_reconnect=False, retry_in=None)
@@ -294,8 +327,8 @@ class Driver:
 
     @property
     def session_url_safe(self) -> str:
-        """The URL without query string (which could carry a key)."""
-        return self.url.split("?", 1)[0]
+        """The URL of the current (or last) attempt without query string (which could carry a key)."""
+        return (self._connecting[0] or self.url).split("?", 1)[0]
 
     # -- internals --------------------------------------------------------------------
 
@@ -329,6 +362,12 @@ class Driver:
             self._pending_disconnect = ("handshake_refused", code, f"HTTP {code}", self.clock(), 0)
             return None
         except (TimeoutError, OSError, picows.WSError, EOFError) as exc:
+            cert = verify_error(exc)
+            if cert is not None:  # not transient: stop with what to do (run() raises it)
+                self._tls_error = verify_failed(self.session_url_safe, cert)
+                why = cert.verify_message or "certificate verify failed"
+                self._pending_disconnect = ("tls_verify_failed", None, why, self.clock(), 0)
+                return None
             session.handshake_failed(None, self.clock())
             log.warning("cannot connect to %s: %s", self.session_url_safe, type(exc).__name__)
             self._pending_disconnect = ("connect_failed", None, type(exc).__name__, self.clock(), 0)
@@ -338,6 +377,7 @@ class Driver:
             self.close_transport()
         try:
             await self._serve(transport, listener)
+            local = await _local_failure(transport)
         finally:
             self.connected = False
             self.transport = None
@@ -347,9 +387,19 @@ class Driver:
         self.metrics.disconnects += 1
         reason = self._reason_override or session.disconnect_reason
         code = listener.close_code
+        message = listener.close_reason
+        if isinstance(local, picows.WSProtocolError):  # we closed: our reason, not the peer's echo
+            code = int(local.code)
+            message = str(local)
+            too_big = code == _MESSAGE_TOO_BIG
+            if too_big:
+                self.metrics.rejected_frames += 1
+            if reason is None:
+                reason = "frame_too_big" if too_big else "protocol_error"
+            log.warning("dropping the connection to %s: %s", self.session_url_safe, message)
         if reason is None:
             reason = _CLOSE_NAMES.get(code or 1006, f"closed ({code})")
-        self._pending_disconnect = (reason, code, listener.close_reason, now, session.epoch)
+        self._pending_disconnect = (reason, code, message, now, session.epoch)
         return streamed_for
 
     async def _serve(self, transport: WSTransport, listener: _Listener) -> None:
@@ -388,6 +438,8 @@ class Driver:
             count = m.frames - listener.slow_frames
             if count != seen_data:
                 seen_data = count
+                session.data_seen(now)
+            elif self.queue.paused:  # not reading on purpose (block policy): the silence is ours
                 session.data_seen(now)
             events = session.tick(now)
             if events:

@@ -166,6 +166,7 @@ def _split(frame: Any) -> list[msgspec.Raw]:
         return [raw]
 
 
+@functools.cache  # introspection costs ~0.5 ms a class; sessions build a decoder each
 def _field_kinds(cls: type[Event]) -> dict[str, frozenset[str]]:
     """Wire name → the JSON kinds its field accepts (``{"int", "none"}``...), for ``_normalise``."""
     info = mi.type_info(cls)

@@ -81,11 +81,13 @@ class MassiveSession:
         max_connections_cooldown: float = 60.0,
         stale_timeout: float | None = 120.0,
         uppercase: bool = True,
+        rate_limit_cooldown: float = 5.0,
     ) -> None:
         self.market = parse_market(market)
         self._key = api_key
         self.auth_timeout = auth_timeout
         self.max_connections_cooldown = max_connections_cooldown
+        self.rate_limit_cooldown = rate_limit_cooldown
         self.stale_timeout = stale_timeout
         self.uppercase = uppercase
         self.decoder = MassiveDecoder(self.market)
@@ -149,7 +151,7 @@ class MassiveSession:
                 + _AUTH_HINT.format(market=self.market.value)
             )
         elif status == 429:
-            self.retry_floor = max(self.retry_floor, 5.0)
+            self.retry_floor = max(self.retry_floor, self.rate_limit_cooldown)
 
     def data_to_send(self) -> list[bytes]:
         out, self.outbox = self.outbox, []

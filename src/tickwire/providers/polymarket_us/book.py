@@ -9,7 +9,9 @@ reports the frame (:class:`~.events.BookCrossed`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Literal
 
 from .events import MarketData, MarketStats, PriceLevel
@@ -19,11 +21,14 @@ __all__ = ["Book", "is_crossed"]
 Side = Literal["bid", "offer", "ask"]
 
 
-def is_crossed(bids: list[PriceLevel], offers: list[PriceLevel]) -> bool:
+_PRICE = attrgetter("price")
+
+
+def is_crossed(bids: Sequence[PriceLevel], offers: Sequence[PriceLevel]) -> bool:
     """Whether the best bid is at or above the best ask (either side empty: never crossed)."""
     if not bids or not offers:
         return False
-    return max(b.price for b in bids) >= min(o.price for o in offers)
+    return bool(max(map(_PRICE, bids)) >= min(map(_PRICE, offers)))
 
 
 class Book:
@@ -50,15 +55,22 @@ class Book:
         """Replace the book with ``md``'s; False (book unchanged) when ``md`` is crossed."""
         if is_crossed(md.bids, md.offers):
             return False
-        self.bids = tuple(sorted(md.bids, key=lambda lv: lv.price, reverse=True))
-        self.offers = tuple(sorted(md.offers, key=lambda lv: lv.price))
+        self.replace(
+            md, tuple(sorted(md.bids, key=_PRICE, reverse=True)), tuple(sorted(md.offers, key=_PRICE))
+        )
+        return True
+
+    def replace(self, md: MarketData, bids: tuple[PriceLevel, ...], offers: tuple[PriceLevel, ...]) -> None:
+        """:meth:`apply` for a caller that has already sorted ``md``'s sides best first and found
+        them uncrossed (the decoder does both while checking the levels)."""
+        self.bids = bids
+        self.offers = offers
         if md.state:
             self.state = md.state
         if md.stats is not None:
             self.stats = md.stats
         self.transact_time = md.transact_time
         self.updates += 1
-        return True
 
     # -- queries -------------------------------------------------------------------------
 
@@ -82,7 +94,7 @@ class Book:
 
     @property
     def crossed(self) -> bool:
-        return is_crossed(list(self.bids), list(self.offers))
+        return is_crossed(self.bids, self.offers)
 
     def levels(self, side: Side) -> tuple[PriceLevel, ...]:
         """One side's levels, best first (``"bid"``, or ``"offer"``/``"ask"``)."""

@@ -15,12 +15,14 @@ one is marked and followed by a :class:`~.events.BookCrossed`.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from decimal import Decimal
+from operator import attrgetter
 
 import msgspec
 
 from ...events import DecodeError, Event, RawEvent
-from .book import Book, is_crossed
+from .book import Book
 from .enums import enum_name
 from .events import (
     AccountBalanceSnapshot,
@@ -52,11 +54,20 @@ from .wire import (
     camelize,
 )
 
-__all__ = ["PolymarketDecoder", "parse_time_ns"]
+__all__ = ["PARSE_ERRORS", "PolymarketDecoder", "parse_time_ns"]
+
+PARSE_ERRORS = (msgspec.DecodeError, ValueError, TypeError, RecursionError)
+"""What :meth:`PolymarketDecoder.parse` raises on a malformed frame (deep nesting: RecursionError)."""
+_EVENT_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError)
 
 _FRAME_DECODER = msgspec.json.Decoder(WireFrame)
 _LEGACY_MARK = b'"request_id"'
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+_FRACTION = re.compile(r"\.([0-9]*)")  # ASCII digits only: "²".isdigit() is True
+_SECONDS: dict[str, int | None] = {}  # the second part of recent times (frames share it) → Unix s
+_SECONDS_MAX = 4096
 
 
 def parse_time_ns(value: str | None) -> int | None:
@@ -67,12 +78,22 @@ def parse_time_ns(value: str | None) -> int | None:
     frac_ns = 0
     dot = text.find(".")
     if dot >= 0:
-        end = dot + 1
-        while end < len(text) and text[end].isdigit():
-            end += 1
-        digits = text[dot + 1 : end]
+        fraction = _FRACTION.match(text, dot)
+        assert fraction is not None  # the pattern matches any "." (with zero digits or more)
+        digits = fraction.group(1)
         frac_ns = int((digits + "000000000")[:9]) if digits else 0
-        text = text[:dot] + text[end:]
+        text = text[:dot] + text[fraction.end() :]
+    seconds = _SECONDS.get(text, -1)
+    if seconds == -1:
+        seconds = _unix_seconds(text)
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        _SECONDS[text] = seconds
+    return None if seconds is None else seconds * 1_000_000_000 + frac_ns
+
+
+def _unix_seconds(text: str) -> int | None:
+    """Whole Unix seconds of an ISO 8601 time without its fraction (naive: UTC); None if bad."""
     try:
         moment = _dt.datetime.fromisoformat(text)
     except ValueError:
@@ -80,7 +101,7 @@ def parse_time_ns(value: str | None) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_dt.UTC)
     delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + frac_ns
+    return delta.days * 86_400 + delta.seconds
 
 
 def _d(x: Num | None) -> Decimal | None:
@@ -114,12 +135,17 @@ class PolymarketDecoder:
         """A frame's events (see the module docstring). Never raises."""
         try:
             wf = self.parse(frame)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError) as exc:
+        except PARSE_ERRORS as exc:
             self.errors += 1
             return [DecodeError(error=str(exc)[:300], data=frame)]
+        return self.checked_events(wf, frame)
+
+    def checked_events(self, wf: WireFrame, frame: bytes) -> list[Event]:
+        """:meth:`events`, with a payload that cannot be read (a bad time, an impossible book level)
+        turned into one counted ``DecodeError``. Never raises."""
         try:
             return self.events(wf, frame)
-        except (ValueError, TypeError, ArithmeticError) as exc:
+        except _EVENT_ERRORS as exc:
             self.errors += 1
             return [DecodeError(error=f"{type(exc).__name__}: {exc}"[:300], data=frame)]
 
@@ -215,13 +241,16 @@ class PolymarketDecoder:
     def _market_data(self, rid: str, wf: WireFrame) -> list[Event]:
         m = wf.market_data
         assert m is not None
-        bids = [
-            PriceLevel(price=_d(lv.px.value) or Decimal(0), qty=_d(lv.qty) or Decimal(0)) for lv in m.bids
-        ]
-        offers = [
-            PriceLevel(price=_d(lv.px.value) or Decimal(0), qty=_d(lv.qty) or Decimal(0)) for lv in m.offers
-        ]
-        crossed = is_crossed(bids, offers)
+        bids = [PriceLevel(price=lv.px.value, qty=lv.qty) for lv in m.bids]
+        offers = [PriceLevel(price=lv.px.value, qty=lv.qty) for lv in m.offers]
+        book_bids = _sorted_side(bids, m.market_slug, best_first=True)
+        book_offers = _sorted_side(offers, m.market_slug, best_first=False)
+        best_bid = book_bids[0].price if book_bids else None
+        best_ask = book_offers[0].price if book_offers else None
+        cross = None
+        if best_bid is not None and best_ask is not None and best_bid >= best_ask:
+            cross = (best_bid, best_ask)
+        crossed = cross is not None
         ev = MarketData(
             request_id=rid,
             market_slug=m.market_slug,
@@ -232,14 +261,14 @@ class PolymarketDecoder:
             transact_time=parse_time_ns(m.transact_time),
             crossed=crossed,
         )
-        if crossed:
+        if cross is not None:
             self.crossed += 1
             return [
                 ev,
                 BookCrossed(
                     market_slug=m.market_slug,
-                    best_bid=max(b.price for b in bids),
-                    best_ask=min(o.price for o in offers),
+                    best_bid=cross[0],
+                    best_ask=cross[1],
                     transact_time=ev.transact_time,
                 ),
             ]
@@ -247,8 +276,39 @@ class PolymarketDecoder:
             book = self.books.get(m.market_slug)
             if book is None:
                 book = self.books[m.market_slug] = Book(m.market_slug)
-            book.apply(ev)
+            book.replace(ev, book_bids, book_offers)
         return [ev]
+
+
+_MAX_QTY = Decimal(10) ** 18
+_PRICE = attrgetter("price")
+_QTY = attrgetter("qty")
+
+
+def _sorted_side(levels: list[PriceLevel], slug: str, *, best_first: bool) -> tuple[PriceLevel, ...]:
+    """One side of a book, best first (bids descending, offers ascending), after checking that
+    every level is sound: prices in [0, 1], quantities in [0, 10**18), nothing infinite or NaN
+    (safe to compare, sort and add up). Raises ValueError otherwise.
+
+    Sorting by price in C (a presorted side costs n - 1 comparisons) gives both ends of the
+    price range, so the check needs no Python call per level."""
+    if not levels:
+        return ()
+    try:
+        side = sorted(levels, key=_PRICE, reverse=best_first)
+        lo, hi = (side[-1].price, side[0].price) if best_first else (side[0].price, side[-1].price)
+        sound = lo >= 0 and hi <= 1 and min(map(_QTY, levels)) >= 0 and max(map(_QTY, levels)) < _MAX_QTY
+    except ArithmeticError:  # NaN in a comparison (a lone NaN raises in the bounds check)
+        sound = False
+    if not sound:
+        bad = next((lv for lv in levels if not _is_sound(lv)), levels[0])
+        raise ValueError(f"impossible book level in {slug!r}: price {bad.price}, qty {bad.qty}")
+    return tuple(side)
+
+
+def _is_sound(lv: PriceLevel) -> bool:
+    p, q = lv.price, lv.qty
+    return p.is_finite() and q.is_finite() and 0 <= p <= 1 and 0 <= q < _MAX_QTY
 
 
 def _stats(s: WireStats) -> MarketStats:

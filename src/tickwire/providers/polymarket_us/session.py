@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ import msgspec
 from ...errors import AuthError, ConfigError, TickwireError
 from ...events import Connected, Event, Reconnected, SubscriptionRejected
 from .book import Book
-from .decoder import PolymarketDecoder
+from .decoder import PARSE_ERRORS, PolymarketDecoder
 from .enums import Socket, SubscriptionType, parse_subscription_type
 from .events import ReplayGap
 from .signing import Credentials, Signer
@@ -116,7 +117,9 @@ class PolymarketSession:
         self.gap_start: float | None = None
         self.last_signed_at: int | None = None  # ms timestamp of the latest signature
         self.snapshot_wanted = False  # an ORDER_SNAPSHOT was asked for: re-ask after a gap
-        self.snapshots: list[str] = []  # ids of ORDER_SNAPSHOT requests sent, oldest first
+        # ids of the latest ORDER_SNAPSHOT requests sent, oldest first: one is added per reconnect,
+        # so only the last few are kept (a long-lived stream must not grow with its reconnects)
+        self.snapshots: deque[str] = deque(maxlen=16)
         self._unsent_snapshots: list[str] = []  # asked for while not connected: sent on connecting
         self._refusal_body = ""
         self._pending: list[Event] = []
@@ -221,9 +224,9 @@ class PolymarketSession:
             return None
         try:
             wf = self.decoder.parse(frame)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
+        except PARSE_ERRORS:
             return None  # decode() reports it in order
-        events = self.decoder.events(wf, frame)
+        events = self.decoder.checked_events(wf, frame)
         if wf.error:
             events.append(self._rejected(wf.request_id, wf.error))
         return events

@@ -20,6 +20,7 @@ from .enums import SubscriptionType, enum_number
 
 __all__ = [
     "Amount",
+    "LevelPrice",
     "WireBalance",
     "WireBalanceChange",
     "WireBalancesSnapshot",
@@ -59,9 +60,18 @@ class Amount(_W):
     currency: str | None = None
 
 
+class LevelPrice(_W):
+    """A book level's price: always an exact ``Decimal``, from a string or a JSON number alike."""
+
+    value: Decimal
+    currency: str | None = None
+
+
 class WireLevel(_W):
-    px: Amount
-    qty: Num
+    """Book levels are the bulk of the markets socket: decoded straight to ``Decimal`` by msgspec."""
+
+    px: LevelPrice
+    qty: Decimal
 
 
 class WireStats(_W):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from ...providers.polymarket_us.enums import Socket, SubscriptionType, parse_sub
 from ...providers.polymarket_us.signing import MAX_SKEW_MS, public_key_b64, verify_signature
 from ...providers.polymarket_us.wire import (
     Amount,
+    LevelPrice,
     WireBalancesSnapshot,
     WireBalancesUpdate,
     WireFrame,
@@ -201,6 +203,7 @@ class PolymarketSimulator:
     :param max_skew: accepted distance of ``X-PM-Timestamp`` from the server clock, in seconds.
     :param open_orders: open orders each new account starts with.
     :param attach_to: serve on this Massive simulator's port instead of an own one.
+    :param ssl_context: serve ``wss://`` on the own port (attached, the Massive simulator's TLS applies).
     """
 
     def __init__(
@@ -223,6 +226,7 @@ class PolymarketSimulator:
         open_orders: int = 5,
         close_timeout: float = 1.0,
         attach_to: MassiveSimulator | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if tick_interval <= 0:
             raise ValueError("tick_interval must be > 0")
@@ -247,6 +251,7 @@ class PolymarketSimulator:
             self._public[kid] = public_key_b64(secret)
         self._public.update(public_keys or {})
         self._attached = attach_to
+        self.ssl_context = attach_to.ssl_context if attach_to is not None else ssl_context
         self._gate = HandshakeGate()
         self._counters = PmCounters()
         self._conns: dict[int, _Conn] = {}
@@ -276,8 +281,8 @@ class PolymarketSimulator:
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:PORT``: the base URL (SDK: ``api_base_url="http://127.0.0.1:PORT"``)."""
-        return f"ws://{self.host}:{self.port}"
+        """``ws://127.0.0.1:PORT`` (``wss://`` with TLS): the base URL (SDK: ``api_base_url="http://127.0.0.1:PORT"``)."""
+        return f"{'wss' if self.ssl_context is not None else 'ws'}://{self.host}:{self.port}"
 
     def url_for(self, socket: Socket | str) -> str:
         return self.url + Socket(socket).path
@@ -351,6 +356,8 @@ class PolymarketSimulator:
             enable_auto_pong=True,
             websocket_handshake_timeout=5,
             logger_name="tickwire.sim.polymarket",
+            ssl=self.ssl_context,
+            use_aiofastnet=False if self.ssl_context is not None else None,  # as in ..server._listen
         )
         self._port = self._server.sockets[0].getsockname()[1]
 
@@ -387,12 +394,17 @@ class PolymarketSimulator:
             if c.open and not c.closing and (socket is None or c.socket.value == socket)
         ]
 
-    def drop(self, socket: str | None = None) -> int:
-        """Abort connections without a close frame (the client sees 1006)."""
+    def drop(self, socket: str | None = None, *, graceful: bool = False) -> int:
+        """End connections without a close frame (the client sees 1006): reset them, or with
+        ``graceful=True`` close the TCP stream cleanly (FIN) instead."""
         conns = self._select(socket)
         for conn in conns:
             self._counters.drops += 1
-            self._abort(conn)
+            if graceful and conn.transport is not None:
+                conn.closing = True
+                conn.transport.disconnect(graceful=True)
+            else:
+                self._abort(conn)
         return len(conns)
 
     def close(self, code: int = 1000, reason: str = "", socket: str | None = None) -> int:
@@ -497,9 +509,13 @@ class PolymarketSimulator:
     def handshakes(self) -> list[HandshakeRecord]:
         return list(self._handshakes)
 
-    def requests(self, socket: str | None = None) -> list[dict[str, Any]]:
-        """Client requests received (camelCase), in order."""
-        return [r for cid, s, r in self._requests if socket is None or s == socket]
+    def requests(self, socket: str | None = None, *, conn_id: int | None = None) -> list[dict[str, Any]]:
+        """Client requests received (camelCase), in order; of one connection if ``conn_id`` is given."""
+        return [
+            r
+            for cid, s, r in self._requests
+            if (socket is None or s == socket) and (conn_id is None or cid == conn_id)
+        ]
 
     async def wait_until(
         self,
@@ -662,7 +678,7 @@ class PolymarketSimulator:
             if not isinstance(raw, dict):
                 raise ValueError("not an object")
             req = msgspec.convert(camelize(raw), WireRequest)  # either key style
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+        except (ValueError, RecursionError) as exc:  # msgspec errors are ValueErrors
             self._requests.append(
                 (conn.id, conn.socket.value, {"invalid": payload[:200].decode("utf-8", "replace")})
             )
@@ -765,8 +781,8 @@ class PolymarketSimulator:
             subscription_type=SubscriptionType.MARKET_DATA.value,
             market_data=WireMarketData(
                 market_slug=slug,
-                bids=[WireLevel(px=_usd(p), qty=q) for p, q in bids],
-                offers=[WireLevel(px=_usd(p), qty=q) for p, q in offers],
+                bids=[WireLevel(px=LevelPrice(value=p, currency="USD"), qty=q) for p, q in bids],
+                offers=[WireLevel(px=LevelPrice(value=p, currency="USD"), qty=q) for p, q in offers],
                 state=self._states.get(slug, "MARKET_STATE_OPEN"),
                 stats=WireStats(
                     last_trade_px=_usd(stats["last"]) if "last" in stats else None,
