@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,33 @@ CLIENTS = (
 )
 TICKWIRE_CLIENTS = tuple(c for c in CLIENTS if c.startswith("tickwire"))
 TARGET_RATE, TARGET_P99_US = 100_000, 1000.0
+
+
+def machine_floor(cpu: int, seconds: float = 3.0, threshold: float = 200e-6) -> dict[str, float]:
+    """How often the client's CPU is taken away: a busy loop pinned to ``cpu`` notes every gap
+    between two clock reads longer than ``threshold``. On a VM these stalls (the host, other
+    tenants, the kernel) put a floor under any p99, whatever the client does."""
+    before = os.sched_getaffinity(0)
+    if 0 <= cpu < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {cpu})
+    gaps: list[float] = []
+    try:
+        clock = time.perf_counter
+        last = clock()
+        end = last + seconds
+        while last < end:
+            now = clock()
+            if now - last > threshold:
+                gaps.append(now - last)
+            last = now
+    finally:
+        os.sched_setaffinity(0, before)
+    return {
+        "seconds": seconds,
+        "stalls_over_200us": len(gaps),
+        "max_stall_us": max(gaps, default=0.0) * 1e6,
+        "stalled_fraction": sum(gaps) / seconds,
+    }
 
 
 def _median(runs: list[Run], key: str) -> float | None:
@@ -84,6 +113,16 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
                 f"| {m('p99_us'):,.0f} | {m('p999_us'):,.0f} | {m('max_us'):,.0f} "
                 f"| {m('rss_warm_mb'):.1f} → {m('rss_end_mb'):.1f} | {m('rss_peak_mb'):.0f} | {ratio} |"
             )
+    floor = settings.get("floor")
+    if floor:
+        lines += [
+            "",
+            f"Machine floor, measured just before: a busy loop pinned to CPU {settings['client_cpu']} for "
+            f"{floor['seconds']:g} s lost the CPU {floor['stalls_over_200us']} times for more than 200 µs "
+            f"(longest {floor['max_stall_us']:,.0f} µs, {floor['stalled_fraction']:.2%} of the time). "
+            "Events that arrive during such a stall wait it out in any client, so these stalls, not the "
+            "clients, set the p99 and p99.9 here; compare the clients with the bare loop of the same run.",
+        ]
     lines += ["", f"Target (perf.md): p99 < {TARGET_P99_US:,.0f} µs at {TARGET_RATE:,} events/s.", ""]
     for c in TICKWIRE_CLIENTS:
         cr = [r for r in runs if r.client == c and settings["rate_of"][r.n] == TARGET_RATE]
@@ -166,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the latency benchmark and write the report (markdown + raw JSON)."""
     args = parse_args(argv)
     info = machine_info()
+    floor = machine_floor(args.client_cpu)
     runs, rate_of = measure(args)
     settings = {
         "command": "python benchmarks/latency.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
@@ -176,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "server_cpu": args.server_cpu,
         "client_cpu": args.client_cpu,
         "rate_of": rate_of,
+        "floor": floor,
     }
     report = summarize(runs, settings, info)
     print(report)

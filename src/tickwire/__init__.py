@@ -20,6 +20,7 @@ from .errors import (
     StreamWarning,
     SubscriptionError,
     TickwireError,
+    TLSError,
 )
 from .events import (
     Connected,
@@ -126,6 +127,7 @@ __all__ = [
     "StreamWarning",
     "SubscriptionError",
     "SubscriptionRejected",
+    "TLSError",
     "TickwireError",
     "__version__",
 ]

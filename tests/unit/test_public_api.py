@@ -14,7 +14,7 @@ PINNED = {
     "ForexQuote", "FuturesAgg", "FuturesAggMin", "FuturesQuote", "FuturesTrade", "HandshakeError",
     "Imbalance", "IndexAgg", "IndexAggMin", "IndexValue", "LaunchpadValue", "Level2Book",
     "LimitUpLimitDown", "Market", "MassiveEvent", "MetricsSnapshot", "RawEvent", "Reconnected",
-    "SlowConsumer", "Status", "SubscriptionError", "SubscriptionRejected", "TickwireError",
+    "SlowConsumer", "Status", "SubscriptionError", "SubscriptionRejected", "TLSError", "TickwireError",
     "__version__",
 }  # fmt: skip
 
