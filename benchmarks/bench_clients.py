@@ -130,6 +130,28 @@ async def _wait(aw: Awaitable[Any], what: str) -> None:
         raise RuntimeError(f"{what} did not finish within {CLOSE_TIMEOUT:.0f} s") from None
 
 
+# The bare loops' wire Structs (module level, so the latency clients share them).
+
+
+class Trade(msgspec.Struct, tag_field="ev", tag="T"):
+    """A Polygon ``T`` event with its wire names: what the bare loops decode into."""
+
+    sym: str
+    i: str
+    x: int
+    p: float
+    s: int
+    c: list[int]
+    t: int
+    q: int
+    z: int
+
+
+class Status(msgspec.Struct, tag_field="ev", tag="status"):
+    status: str
+    message: str = ""
+
+
 # --- 1. bare picows + msgspec --------------------------------------------------------------
 
 
@@ -138,21 +160,6 @@ async def run_bare(port: int, n: int, batch: int) -> dict[str, Any]:
     import msgspec
     import picows
     from picows import WSFrame, WSListener, WSMsgType, WSTransport
-
-    class Trade(msgspec.Struct, tag_field="ev", tag="T"):
-        sym: str
-        i: str
-        x: int
-        p: float
-        s: int
-        c: list[int]
-        t: int
-        q: int
-        z: int
-
-    class Status(msgspec.Struct, tag_field="ev", tag="status"):
-        status: str
-        message: str = ""
 
     decode = msgspec.json.Decoder(list[Trade | Status]).decode
     encode = msgspec.json.Encoder().encode

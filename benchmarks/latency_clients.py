@@ -102,20 +102,7 @@ async def run_bare(port: int, log: LatencyLog, batch: int) -> None:
     import picows
     from picows import WSFrame, WSListener, WSMsgType, WSTransport
 
-    class Trade(msgspec.Struct, tag_field="ev", tag="T"):
-        sym: str
-        i: str
-        x: int
-        p: float
-        s: int
-        c: list[int]
-        t: int
-        q: int
-        z: int
-
-    class Status(msgspec.Struct, tag_field="ev", tag="status"):
-        status: str
-        message: str = ""
+    from bench_clients import Status, Trade
 
     decode = msgspec.json.Decoder(list[Trade | Status]).decode
     encode = msgspec.json.Encoder().encode
