@@ -26,7 +26,7 @@ from .pipeline.queue import OverflowPolicy
 from .providers.massive.enums import Feed, Market, feed_host, parse_market
 from .providers.massive.session import MassiveSession
 from .service_api import Action, AsyncServiceMethods, Service, Symbols, prefix_value, service_channels
-from .transport.aio import DriverConfig, FrameTap
+from .transport.aio import DriverConfig, FrameTap, url_source
 
 if TYPE_CHECKING:
     from .rest.backfill import BackfillConfig
@@ -57,22 +57,6 @@ def build_url(market: Market, feed: str | Feed = "realtime", url: str | None = N
     if "://" in host:
         return build_url(market, url=host)
     return f"wss://{host}/{market.value}"
-
-
-def _url_source(
-    market: Market, feed: str | Feed, url: str | Callable[[], str] | None
-) -> str | Callable[[], str]:
-    """The URL, or for a ``url`` callable (e.g. a service lookup: the server may move between
-    reconnects) a function that asks it afresh and completes it like :func:`build_url`."""
-    if not callable(url):
-        return build_url(market, feed, url)
-    provider = url
-    build_url(market, feed, provider())  # a bad URL fails here, not in the background
-
-    def current() -> str:
-        return build_url(market, feed, provider())
-
-    return current
 
 
 class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
@@ -122,7 +106,8 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
         rest_url: str | None = None,
     ) -> None:
         self.market = parse_market(market)
-        target = _url_source(self.market, feed, url)
+        market = self.market
+        target = url_source(url, lambda given: build_url(market, feed, given))
         key = resolve_secret(api_key, API_KEY_ENV_VARS, dotenv_path)
         if key is None:
             raise ConfigError(

@@ -31,7 +31,7 @@ from .providers.polymarket_us.book import Book
 from .providers.polymarket_us.enums import Socket, SubscriptionType
 from .providers.polymarket_us.session import PolymarketSession
 from .providers.polymarket_us.signing import Credentials
-from .transport.aio import DriverConfig
+from .transport.aio import DriverConfig, url_source
 
 __all__ = ["DEFAULT_BASE_URL", "PolymarketClient", "polymarket_url"]
 
@@ -99,15 +99,8 @@ class PolymarketClient(StreamConsumer):
             keep_books=keep_books,
         )
         self.socket = socket_ = self.session.socket
-        target: str | Callable[[], str]
-        if callable(base_url):  # asked again at every connection attempt: the server may move
-            provider = base_url
-            polymarket_url(provider(), socket_)  # a bad URL fails here, not in the background
-
-            def target() -> str:
-                return polymarket_url(provider(), socket_)
-        else:
-            target = polymarket_url(base_url, socket_)
+        # a callable base_url is asked again at every connection attempt: the server may move
+        target = url_source(base_url, lambda given: polymarket_url(given, socket_))
         self._init_consumer(
             self.session,
             target,

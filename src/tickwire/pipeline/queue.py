@@ -118,10 +118,7 @@ class EventQueue:
     def close(self) -> None:
         """No more items will come; a waiting consumer wakes up and sees the end."""
         self._closed = True
-        waiter = self._waiter
-        self._waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
 
     # -- the consumer's side ----------------------------------------------------------
 

@@ -34,6 +34,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import picows
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
@@ -46,10 +47,27 @@ from ..pipeline.queue import EventQueue
 from ..session.base import Session
 from ..tls import check_tls_options, client_context, verify_error, verify_failed
 
-__all__ = ["Driver", "DriverConfig", "FrameTap"]
+__all__ = ["Driver", "DriverConfig", "FrameTap", "url_source"]
 
 FrameTap = Callable[[bytes, int, int], None]
 """Called with every received data frame, its receive time (Unix ns) and the connection epoch."""
+_T = TypeVar("_T")
+
+
+def url_source(given: _T | Callable[[], _T], complete: Callable[[_T], str]) -> str | Callable[[], str]:
+    """The URL a :class:`Driver` connects to: ``complete(given)``, or, when ``given`` is a callable
+    (e.g. a service lookup: the server may move between reconnects), a function asking it afresh
+    at every attempt. The callable is asked once here, so a bad URL fails now, not in the background."""
+    if not callable(given):
+        return complete(given)
+    provider = given
+    complete(provider())
+
+    def current() -> str:
+        return complete(provider())
+
+    return current
+
 
 _TEXT = WSMsgType.TEXT
 _CONTROL = (WSMsgType.PING, WSMsgType.PONG, WSMsgType.CLOSE)
