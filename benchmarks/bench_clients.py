@@ -614,7 +614,7 @@ def _pm_client(port: int) -> Any:
 async def run_pm_tickwire(port: int, n: int, batch: int) -> dict[str, Any]:
     """``PolymarketClient``, ``async for ev in client``: ``MarketData`` events with ``Decimal`` levels,
     the client's order books kept up to date (its default)."""
-    from tickwire.providers.polymarket_us import MarketData
+    from tickwire.polymarket_us import MarketData
 
     meter = Meter(n)
     count = 0

@@ -1,17 +1,17 @@
-"""The long fuzz run: every target of ``tests/fuzz`` in a plain loop, far past what CI runs.
+"""The long fuzz run: every target of ``tests/system/fuzz`` in a plain loop, far past what CI runs.
 
     python3 benchmarks/fuzz.py                        # >= 1,000,000 generated inputs (~10 min, 1 core)
     python3 benchmarks/fuzz.py --inputs 50000         # a quick pass
     python3 benchmarks/fuzz.py --targets rest_flow,journal_reader --inputs 200000
     python3 benchmarks/fuzz.py --replay massive_session:12345   # rerun one case, with its traceback
 
-It runs the very targets the hypothesis properties run (``tests/fuzz/targets.py``: the same
+It runs the very targets the hypothesis properties run (``tests/system/fuzz/targets.py``: the same
 generators, mutations and invariant checks), round-robin, each case from a seeded
-:class:`~tests.fuzz.chooser.Chooser`, until the inputs fed (frames, requests, responses,
+:class:`~tests.system.fuzz.chooser.Chooser`, until the inputs fed (frames, requests, responses,
 journal files) reach ``--inputs``. A failing case is recorded with its seed and the run goes
 on; ``--replay`` reproduces it. Figures go to stdout and ``benchmarks/results/fuzz.md``; the
 exit code is 1 if any case failed. Hypothesis itself (with shrinking) is the CI side:
-``TICKWIRE_FUZZ_EXAMPLES=20000 python3 -m pytest tests/fuzz``.
+``TICKWIRE_FUZZ_EXAMPLES=20000 python3 -m pytest tests/system/fuzz``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the targets live in the test tree
 
-from tests.fuzz.chooser import Chooser  # noqa: E402
-from tests.fuzz.targets import TARGETS  # noqa: E402
+from tests.system.fuzz.chooser import Chooser  # noqa: E402
+from tests.system.fuzz.targets import TARGETS  # noqa: E402
 
 
 @dataclass
@@ -121,7 +121,7 @@ def report(tallies: dict[str, Tally], wall: float, command: str) -> str:
         "",
         "An *input* is one generated thing fed to the code under test: a server frame (decoders,",
         "sessions, the replayer's filter), a client request (simulators), an HTTP response (REST),",
-        "a corrupted journal segment (journal). See `tests/fuzz/targets.py` for what each checks.",
+        "a corrupted journal segment (journal). See `tests/system/fuzz/targets.py` for what each checks.",
         "",
     ]
     return "\n".join(lines)

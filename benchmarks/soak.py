@@ -27,7 +27,7 @@ every fault with exactly the desired subscriptions; nothing left once closed.
     python3 benchmarks/soak.py --quick         # ~2 min smoke run, prints only
     python3 benchmarks/soak.py --phases async,reconnects --sim-minutes 60
 
-Outside CI; the CI-sized leak checks are ``tests/soak/test_leaks.py``.
+Outside CI; the CI-sized leak checks are ``tests/system/soak/test_leaks.py``.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ import psutil
 
 from tickwire import AsyncStreamClient, Backoff, StreamClient, __version__
 from tickwire.events import Disconnected, Event
-from tickwire.pipeline.consumer import StreamConsumer
-from tickwire.pipeline.metrics import MetricsSnapshot
-from tickwire.polymarket import PolymarketClient
+from tickwire.polymarket_us.client import PolymarketClient
+from tickwire.stream.consumer import StreamConsumer
+from tickwire.stream.metrics import MetricsSnapshot
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from tickwire.events import Event
 from tickwire.journal import FRAME, JournalWriter, read_records
-from tickwire.providers.massive.decoder import MassiveDecoder
-from tickwire.providers.massive.models import MassiveEvent
+from tickwire.massive.decoder import MassiveDecoder
+from tickwire.massive.models import MassiveEvent
 from tickwire.record import Recorder
 from tickwire.sinks import (
     DuckDBSink,

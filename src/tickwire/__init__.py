@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._version import __version__
-from .backoff import Backoff
-from .client import AsyncStreamClient
-from .errors import (
+from tickwire._version import __version__
+from tickwire.backoff import Backoff
+from tickwire.bars import Bar, BarAggregator
+from tickwire.errors import (
     AuthError,
     ConfigError,
     ConnectionLost,
@@ -22,7 +22,7 @@ from .errors import (
     TickwireError,
     TLSError,
 )
-from .events import (
+from tickwire.events import (
     Connected,
     ControlEvent,
     DecodeError,
@@ -34,10 +34,10 @@ from .events import (
     Status,
     SubscriptionRejected,
 )
-from .pipeline.bars import Bar, BarAggregator
-from .pipeline.metrics import MetricsSnapshot
-from .providers.massive.enums import EventType, Feed, Market
-from .providers.massive.models import (
+from tickwire.massive.callback import StreamClient
+from tickwire.massive.client import AsyncStreamClient
+from tickwire.massive.enums import EventType, Feed, Market
+from tickwire.massive.models import (
     CryptoAgg,
     CryptoAggSec,
     CryptoQuote,
@@ -64,8 +64,8 @@ from .providers.massive.models import (
     LimitUpLimitDown,
     MassiveEvent,
 )
-from .service_api import StreamCluster, StreamHost, StreamServicePrefix
-from .threaded import StreamClient
+from tickwire.massive.polygon_compat import StreamCluster, StreamHost, StreamServicePrefix
+from tickwire.stream.metrics import MetricsSnapshot
 
 __all__ = [
     "AsyncRestClient",
@@ -133,17 +133,17 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what type checkers see of the lazily imported names below
-    from .dashboard import Dashboard
-    from .polymarket import PolymarketClient
-    from .record import Recorder
-    from .rest import AsyncRestClient, RestClient
+    from tickwire.dashboard import Dashboard
+    from tickwire.massive.rest import AsyncRestClient, RestClient
+    from tickwire.polymarket_us.client import PolymarketClient
+    from tickwire.record import Recorder
 
 # Names whose modules need an extra (httpx, cryptography, pyarrow, aiohttp): imported on first use,
 # so ``import tickwire`` needs only the core dependencies.
 _LAZY = {
-    "AsyncRestClient": ".rest",
-    "RestClient": ".rest",
-    "PolymarketClient": ".polymarket",
+    "AsyncRestClient": ".massive.rest",
+    "RestClient": ".massive.rest",
+    "PolymarketClient": ".polymarket_us.client",
     "Recorder": ".record",
     "Dashboard": ".dashboard",
 }

@@ -1,5 +1,5 @@
 """``python -m tickwire`` runs the command line."""
 
-from .cli import main
+from tickwire.cli import main
 
 main()

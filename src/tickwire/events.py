@@ -2,7 +2,7 @@
 
 Every event tickwire delivers is a ``msgspec.Struct`` deriving from :class:`Event`.
 Market-data events (trades, quotes, bars, ...) live with their provider
-(``tickwire.providers.massive.models``); the events here say what happened to the
+(``tickwire.massive.models``); the events here say what happened to the
 connection and to the stream itself, so a consumer sees every gap in-band:
 
 * :class:`Connected`, :class:`Disconnected`, :class:`Reconnected` (with the gap's

@@ -14,7 +14,7 @@ import os
 import ssl
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, TLSError
+from tickwire.errors import ConfigError, TLSError
 
 __all__ = ["check_tls_options", "client_context", "verify_error", "verify_failed"]
 

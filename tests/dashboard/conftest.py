@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import fast_client
+from tests.massive.client.conftest import fast_client
 from tests.services import unavailable
 from tickwire import AsyncStreamClient
 from tickwire.dashboard import Dashboard

@@ -38,7 +38,7 @@ async def test_pushes_are_bounded_and_coalesced_while_the_stream_is_fast(dash: D
 
 
 async def test_a_page_that_never_reads_does_not_hold_up_the_others(fast_sim: MassiveSimulator) -> None:
-    from tests.integration.conftest import fast_client
+    from tests.massive.client.conftest import fast_client
 
     client = fast_client(fast_sim, subscriptions=["T.*", "Q.*"])
     async with (

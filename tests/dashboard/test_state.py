@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tickwire.dashboard import Cursor, DashboardState
 from tickwire.events import Connected, Disconnected, Reconnected
-from tickwire.providers.massive.models import EquityQuote, EquityTrade
+from tickwire.massive.models import EquityQuote, EquityTrade
 
 M = 60_000  # ms
 T0 = 1_700_000_040_000 - 1_700_000_040_000 % M  # a minute boundary, ms

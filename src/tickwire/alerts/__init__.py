@@ -6,10 +6,19 @@ and sends them on (terminal, dashboard page, webhook, NATS subject).
 
 from __future__ import annotations
 
-from .config import AlertConfig, load_alert_config
-from .engine import Alert, AlertEngine
-from .notify import AlertNotifier, AlertSink, NatsSink, WebhookSink
-from .rules import PercentMove, PriceCross, Rule, SpreadWide, Stale, VolumeSpike, parse_rule, rules_from_dicts
+from tickwire.alerts.config import AlertConfig, load_alert_config
+from tickwire.alerts.engine import Alert, AlertEngine
+from tickwire.alerts.notify import AlertNotifier, AlertSink, NatsSink, WebhookSink
+from tickwire.alerts.rules import (
+    PercentMove,
+    PriceCross,
+    Rule,
+    SpreadWide,
+    Stale,
+    VolumeSpike,
+    parse_rule,
+    rules_from_dicts,
+)
 
 __all__ = [
     "Alert",

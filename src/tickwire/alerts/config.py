@@ -25,8 +25,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
-from .rules import Rule, parse_rule, rules_from_dicts
+from tickwire.alerts.rules import Rule, parse_rule, rules_from_dicts
+from tickwire.errors import ConfigError
 
 __all__ = ["AlertConfig", "load_alert_config"]
 

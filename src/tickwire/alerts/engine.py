@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from ..events import Event
-from .rules import PercentMove, PriceCross, Rule, SpreadWide, Stale, VolumeSpike
+from tickwire.alerts.rules import PercentMove, PriceCross, Rule, SpreadWide, Stale, VolumeSpike
+from tickwire.events import Event
 
 __all__ = ["Alert", "AlertEngine"]
 

@@ -15,8 +15,8 @@ from typing import Protocol
 
 import msgspec
 
-from ..credentials import redact
-from .engine import Alert
+from tickwire.alerts.engine import Alert
+from tickwire.credentials import redact
 
 __all__ = ["AlertNotifier", "AlertSink", "NatsSink", "WebhookSink"]
 

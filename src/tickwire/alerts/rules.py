@@ -17,7 +17,7 @@ from typing import Literal
 
 import msgspec
 
-from ..errors import ConfigError
+from tickwire.errors import ConfigError
 
 __all__ = [
     "PercentMove",

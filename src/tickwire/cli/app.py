@@ -11,16 +11,16 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from .. import __version__
-from .bars_cmd import bars
-from .consume_cmd import consume_app
-from .dashboard_cmd import dashboard
-from .journal_cmd import journal_app
-from .query_cmd import query
-from .record_cmd import record
-from .replay_cmd import replay
-from .sim_cmd import sim
-from .stream_cmd import stream
+from tickwire import __version__
+from tickwire.cli.bars_cmd import bars
+from tickwire.cli.consume_cmd import consume_app
+from tickwire.cli.dashboard_cmd import dashboard
+from tickwire.cli.journal_cmd import journal_app
+from tickwire.cli.query_cmd import query
+from tickwire.cli.record_cmd import record
+from tickwire.cli.replay_cmd import replay
+from tickwire.cli.sim_cmd import sim
+from tickwire.cli.stream_cmd import stream
 
 app = typer.Typer(
     name="tickwire",

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import TickwireError
+from tickwire.errors import TickwireError
 
 if TYPE_CHECKING:
-    from ..rest import Bars
+    from tickwire.massive.rest import Bars
 
 __all__ = ["bars"]
 
@@ -69,7 +69,7 @@ def _endpoint(sim: bool, seed: int, base_url: str | None) -> Iterator[tuple[str 
     if not sim:
         yield base_url, None
         return
-    from ..sim import MassiveSimulator
+    from tickwire.sim import MassiveSimulator
 
     with MassiveSimulator(seed, rest=True).run_in_thread() as running:
         yield running.rest_url, SIM_KEY
@@ -88,8 +88,8 @@ def _download(
 ) -> Bars:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..rest import RestClient
-    from ..rest.core import Page
+    from tickwire.massive.rest import RestClient
+    from tickwire.massive.rest.core import Page
 
     options: dict[str, Any] = {} if base_url is None else {"base_url": base_url}
     lo, hi = _bound_ms(from_, False), _bound_ms(to, True)

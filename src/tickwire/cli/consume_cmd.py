@@ -36,7 +36,7 @@ def nats_cmd(
 async def _run(
     url: str, subject: str | None, market: str, stream: str | None, new: bool, limit: int | None
 ) -> None:
-    from ..sinks import consume_nats
+    from tickwire.sinks import consume_nats
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

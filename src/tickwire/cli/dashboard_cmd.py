@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from ..client import API_KEY_ENV_VARS, AsyncStreamClient
-from ..credentials import resolve_secret
-from ..errors import ConfigError, TickwireError
+from tickwire.credentials import resolve_secret
+from tickwire.errors import ConfigError, TickwireError
+from tickwire.massive.client import API_KEY_ENV_VARS, AsyncStreamClient
 
 __all__ = ["dashboard"]
 
@@ -73,7 +73,7 @@ def dashboard(
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser")] = False,
 ) -> None:
-    from ..alerts import AlertNotifier, NatsSink, WebhookSink, load_alert_config
+    from tickwire.alerts import AlertNotifier, NatsSink, WebhookSink, load_alert_config
 
     chans, symbols = _channels(channels, quotes)
     if not chans:
@@ -107,14 +107,14 @@ def dashboard(
                 loop.add_signal_handler(sig, stop.set)
         if duration is not None:
             loop.call_later(duration, stop.set)
-        from ..dashboard import Dashboard
+        from tickwire.dashboard import Dashboard
 
         async with contextlib.AsyncExitStack() as stack:
             api_key: str | None = None
             stream_url = url
             clock = time.time_ns
             if sim:
-                from ..sim import MassiveSimulator
+                from tickwire.sim import MassiveSimulator
 
                 simulator = await stack.enter_async_context(MassiveSimulator(seed=seed, speed=speed))
                 stream_url = simulator.url_for(market, delayed=feed.lower() == "delayed")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..journal import FRAME, JournalError, read_records, verify
+from tickwire.journal import FRAME, JournalError, read_records, verify
 
 __all__ = ["journal_app"]
 

@@ -11,8 +11,8 @@ import time
 import msgspec
 import typer
 
-from ..errors import TickwireError
-from ..events import Reconnected
+from tickwire.errors import TickwireError
+from tickwire.events import Reconnected
 
 __all__ = ["stream_polymarket"]
 
@@ -37,7 +37,7 @@ def stream_polymarket(
 async def _run(
     slugs: list[str], url: str | None, jsonl: bool, sim: bool, duration: float | None, seed: int
 ) -> str:
-    from ..polymarket import DEFAULT_BASE_URL, PolymarketClient
+    from tickwire.polymarket_us.client import DEFAULT_BASE_URL, PolymarketClient
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -51,7 +51,7 @@ async def _run(
         key_id = secret = None
         base_url = url or DEFAULT_BASE_URL
         if sim:
-            from ..sim.polymarket import PolymarketSimulator
+            from tickwire.sim.polymarket import PolymarketSimulator
 
             simulator = await stack.enter_async_context(PolymarketSimulator(seed=seed))
             key_id, secret, base_url = simulator.key_id, simulator.secret_key, simulator.url
@@ -94,8 +94,8 @@ async def _run(
 
 
 def _line(client: object, ev: object) -> str:
-    from ..polymarket import PolymarketClient
-    from ..providers.polymarket_us.events import MarketData, Trade
+    from tickwire.polymarket_us.client import PolymarketClient
+    from tickwire.polymarket_us.events import MarketData, Trade
 
     assert isinstance(client, PolymarketClient)
     if isinstance(ev, MarketData):

@@ -12,10 +12,10 @@ from typing import Annotated
 import msgspec
 import typer
 
-from ..client import API_KEY_ENV_VARS
-from ..credentials import resolve_secret
-from ..errors import TickwireError
-from ..record import Recorder, RecorderStatus
+from tickwire.credentials import resolve_secret
+from tickwire.errors import TickwireError
+from tickwire.massive.client import API_KEY_ENV_VARS
+from tickwire.record import Recorder, RecorderStatus
 
 __all__ = ["record"]
 
@@ -100,7 +100,7 @@ async def _run(
     async with contextlib.AsyncExitStack() as stack:
         api_key: str | None = None
         if use_sim:
-            from ..sim import MassiveSimulator
+            from tickwire.sim import MassiveSimulator
 
             simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
             url = simulator.url_for(market, delayed=feed.lower() == "delayed")

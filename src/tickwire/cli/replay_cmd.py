@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
+from tickwire.errors import ConfigError
 
 __all__ = ["replay"]
 
@@ -31,9 +31,9 @@ def replay(
         typer.echo(f"error: no journal at {journal}", err=True)
         raise typer.Exit(2)
     if into:
-        from ..journal import journal_meta
-        from ..record import load_journal
-        from ..sinks import sink_from_url
+        from tickwire.journal import journal_meta
+        from tickwire.record import load_journal
+        from tickwire.sinks import sink_from_url
 
         m = market or str(journal_meta(journal).get("market") or "stocks")
         try:
@@ -58,7 +58,7 @@ def replay(
 
 
 async def _serve(journal: Path, speed: float | None, port: int, market: str | None) -> None:
-    from ..sim.replay import JournalReplayer
+    from tickwire.sim.replay import JournalReplayer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -31,7 +31,7 @@ def sim(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's PEM private key")] = None,
 ) -> None:
-    from ..sim import run_sim
+    from tickwire.sim import run_sim
 
     options: dict[str, Any] = {"rest": rest}
     if tls_cert is not None or tls_key is not None:  # e.g. to try a client's --ca-file on loopback
@@ -41,7 +41,7 @@ def sim(
         context.load_cert_chain(tls_cert, tls_key)
         options["ssl_context"] = context
     if polymarket:
-        from ..sim.polymarket import attach_polymarket
+        from tickwire.sim.polymarket import attach_polymarket
 
         options["started"] = lambda massive: attach_polymarket(
             massive, heartbeat_interval=pm_heartbeat, legacy=pm_legacy

@@ -14,11 +14,11 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from ..client import API_KEY_ENV_VARS, AsyncStreamClient
-from ..credentials import resolve_secret
-from ..errors import TickwireError
-from ..events import Event, Reconnected
-from .view import StreamView
+from tickwire.cli.view import StreamView
+from tickwire.credentials import resolve_secret
+from tickwire.errors import TickwireError
+from tickwire.events import Event, Reconnected
+from tickwire.massive.client import API_KEY_ENV_VARS, AsyncStreamClient
 
 __all__ = ["stream"]
 
@@ -38,7 +38,7 @@ def stream(
     markets: Annotated[str | None, typer.Option(help="Polymarket US market slugs: slug1,slug2")] = None,
 ) -> None:
     if provider.lower() == "polymarket":
-        from .polymarket_stream import stream_polymarket
+        from tickwire.cli.polymarket_stream import stream_polymarket
 
         stream_polymarket(markets, url, jsonl, sim, duration, seed)
         return
@@ -85,7 +85,7 @@ async def _run(
     async with contextlib.AsyncExitStack() as stack:
         api_key: str | None = None
         if sim:
-            from ..sim import MassiveSimulator
+            from tickwire.sim import MassiveSimulator
 
             simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
             url = simulator.url_for(market, delayed=feed.lower() == "delayed")

@@ -12,8 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..events import Connected, ControlEvent, Disconnected, Event, Reconnected, Status
-from ..pipeline.metrics import MetricsSnapshot
+from tickwire.events import Connected, ControlEvent, Disconnected, Event, Reconnected, Status
+from tickwire.stream.metrics import MetricsSnapshot
 
 __all__ = ["StreamView", "describe"]
 

@@ -7,8 +7,8 @@ lightweight-charts, shipped in ``static/`` (Apache-2.0, see ``static/LICENSE.lig
 
 from __future__ import annotations
 
-from .app import Dashboard, EventSource
-from .server import DashboardServer
-from .state import ConnectionPanel, Cursor, DashboardState
+from tickwire.dashboard.app import Dashboard, EventSource
+from tickwire.dashboard.server import DashboardServer
+from tickwire.dashboard.state import ConnectionPanel, Cursor, DashboardState
 
 __all__ = ["ConnectionPanel", "Cursor", "Dashboard", "DashboardServer", "DashboardState", "EventSource"]

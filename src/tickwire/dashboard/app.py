@@ -22,12 +22,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Protocol, Self
 
-from ..alerts import Alert, AlertEngine, AlertNotifier, Rule
-from ..events import Event
-from ..pipeline.metrics import MetricsSnapshot
-from .prometheus import Metric
-from .server import DashboardServer
-from .state import DashboardState
+from tickwire.alerts import Alert, AlertEngine, AlertNotifier, Rule
+from tickwire.dashboard.prometheus import Metric
+from tickwire.dashboard.server import DashboardServer
+from tickwire.dashboard.state import DashboardState
+from tickwire.events import Event
+from tickwire.stream.metrics import MetricsSnapshot
 
 __all__ = ["Dashboard", "EventSource"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import msgspec
 from aiohttp import WSMsgType, web
 
-from .prometheus import CONTENT_TYPE, Metric, render
-from .state import Cursor, DashboardState
+from tickwire.dashboard.prometheus import CONTENT_TYPE, Metric, render
+from tickwire.dashboard.state import Cursor, DashboardState
 
 __all__ = ["STATIC_DIR", "DashboardServer"]
 

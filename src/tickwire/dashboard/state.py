@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 :class:`DashboardState` consumes the stream (trades -> candles through
-:class:`~tickwire.pipeline.bars.BarAggregator`, quotes, control events) and keeps only
+:class:`~tickwire.bars.BarAggregator`, quotes, control events) and keeps only
 bounded rings: the last ``history`` candles per symbol, the last ``tape_size`` tape rows
 and alerts. Every change bumps a per-symbol revision or a sequence number.
 
@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import Connected, Disconnected, Dropped, Event, Reconnected
-from ..pipeline.bars import Bar, BarAggregator
-from ..pipeline.metrics import MetricsSnapshot
+from tickwire.bars import Bar, BarAggregator
+from tickwire.events import Connected, Disconnected, Dropped, Event, Reconnected
+from tickwire.stream.metrics import MetricsSnapshot
 
 __all__ = ["ConnectionPanel", "Cursor", "DashboardState"]
 

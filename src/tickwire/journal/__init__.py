@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .format import FRAME, META
-from .reader import (
+from tickwire.journal.format import FRAME, META
+from tickwire.journal.reader import (
     JournalError,
     Record,
     SegmentReport,
@@ -13,7 +13,7 @@ from .reader import (
     repair_tail,
     verify,
 )
-from .writer import JournalStats, JournalWriter
+from tickwire.journal.writer import JournalStats, JournalWriter
 
 __all__ = [
     "FRAME",

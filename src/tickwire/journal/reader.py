@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from .format import FILE_HEADER, FRAME, HEADER, MAGIC, MAX_RECORD, META, segments
+from tickwire.journal.format import FILE_HEADER, FRAME, HEADER, MAGIC, MAX_RECORD, META, segments
 
 __all__ = [
     "JournalError",

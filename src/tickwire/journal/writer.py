@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from .format import (
+from tickwire.journal.format import (
     CRC_PART,
     FILE_HEADER,
     FRAME,
@@ -43,7 +43,7 @@ from .format import (
     segment_name,
     segments,
 )
-from .reader import repair_tail
+from tickwire.journal.reader import repair_tail
 
 __all__ = ["JournalStats", "JournalWriter"]
 

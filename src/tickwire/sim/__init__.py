@@ -7,13 +7,13 @@ can be recomputed at any time (``sim.bars(...)`` equals the streamed ``AM`` bars
 
 from __future__ import annotations
 
-from .channels import CHANNELS, MARKETS, REALTIME_ONLY
-from .instruments import Instrument, Universe, default_universe
-from .market import Band, Bar, Book, Imbalance, MarketModel, Quote, Rates, Trade, Value
-from .observe import ActionRecord, ConnectionInfo, Counters, key_id
-from .run import run_sim, serve
-from .server import MassiveSimulator
-from .thread import SimulatorThread
+from tickwire.sim.channels import CHANNELS, MARKETS, REALTIME_ONLY
+from tickwire.sim.instruments import Instrument, Universe, default_universe
+from tickwire.sim.market import Band, Bar, Book, Imbalance, MarketModel, Quote, Rates, Trade, Value
+from tickwire.sim.observe import ActionRecord, ConnectionInfo, Counters, key_id
+from tickwire.sim.run import run_sim, serve
+from tickwire.sim.server import MassiveSimulator
+from tickwire.sim.thread import SimulatorThread
 
 __all__ = [
     "CHANNELS",

@@ -14,10 +14,10 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .channels import Kind, Route
-from .instruments import Instrument
-from .market import MINUTE_MS, SECOND_MS, MarketModel, window_seconds
-from .wire import BUILDERS, ENCODER, QUIRKY_BUILDERS, Builder, WireEvent
+from tickwire.sim.channels import Kind, Route
+from tickwire.sim.instruments import Instrument
+from tickwire.sim.market import MINUTE_MS, SECOND_MS, MarketModel, window_seconds
+from tickwire.sim.wire import BUILDERS, ENCODER, QUIRKY_BUILDERS, Builder, WireEvent
 
 __all__ = ["Piece", "RouteFeed", "Selection", "assemble_frames"]
 

@@ -39,7 +39,7 @@ from typing import Generic, Literal, TypeVar
 
 import msgspec
 
-from .instruments import Instrument, Universe, default_universe
+from tickwire.sim.instruments import Instrument, Universe, default_universe
 
 __all__ = [
     "Band",

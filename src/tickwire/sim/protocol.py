@@ -14,8 +14,8 @@ from typing import Literal
 
 import msgspec
 
-from .channels import REALTIME_ONLY, Route, split_channel, split_params
-from .observe import key_id
+from tickwire.sim.channels import REALTIME_ONLY, Route, split_channel, split_params
+from tickwire.sim.observe import key_id
 
 __all__ = [
     "AUTH_TIMEOUT",

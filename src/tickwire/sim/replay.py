@@ -34,10 +34,10 @@ from picows import (
     ws_create_server,
 )
 
-from ..journal import FRAME, read_records
-from .channels import parse_route
-from .protocol import CONNECTED, AuthPolicy, ServerSession
-from .wire import encode_statuses, status_frame
+from tickwire.journal import FRAME, read_records
+from tickwire.sim.channels import parse_route
+from tickwire.sim.protocol import CONNECTED, AuthPolicy, ServerSession
+from tickwire.sim.wire import encode_statuses, status_frame
 
 __all__ = ["JournalReplayer"]
 
@@ -136,7 +136,7 @@ class JournalReplayer:
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("speed must be > 0 (or None for as fast as possible)")
-        from ..journal import journal_meta
+        from tickwire.journal import journal_meta
 
         self.journal = Path(journal)
         if not self.journal.exists():

@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .market import DAY_MS, MINUTE_MS, SECOND_MS, Bar, MarketModel, Trade
-from .observe import key_id
+from tickwire.sim.market import DAY_MS, MINUTE_MS, SECOND_MS, Bar, MarketModel, Trade
+from tickwire.sim.observe import key_id
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from .server import MassiveSimulator
+    from tickwire.sim.server import MassiveSimulator
 
 __all__ = ["RestOptions", "RestStats", "SimRestServer"]
 
@@ -199,7 +199,7 @@ class SimRestServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (``https://`` if the simulator has an ``ssl_context``): the
-        ``base_url`` for :class:`~tickwire.rest.RestClient`."""
+        ``base_url`` for :class:`~tickwire.massive.rest.RestClient`."""
         return f"{'https' if self.sim.ssl_context is not None else 'http'}://{self.sim.host}:{self._port}"
 
     # ------------------------------------------------------------------ lifecycle

@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .channels import MARKETS
-from .market import Rates
-from .server import MassiveSimulator
+from tickwire.sim.channels import MARKETS
+from tickwire.sim.market import Rates
+from tickwire.sim.server import MassiveSimulator
 
 __all__ = ["describe", "run_sim", "serve"]
 

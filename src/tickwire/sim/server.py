@@ -43,18 +43,18 @@ from picows import (
     ws_create_server,
 )
 
-from .channels import MARKETS, Route, parse_route, split_channel
-from .faults import HandshakeGate
-from .feed import RouteFeed, Selection, assemble_frames
-from .instruments import Universe
-from .market import Bar, MarketModel, Quote, Rates, Trade
-from .observe import ActionRecord, ConnectionInfo, Counters
-from .protocol import AUTH_TIMEOUT, CONNECTED, MAX_CONNECTIONS, AuthPolicy, ServerSession
-from .wire import encode_statuses, status_frame
+from tickwire.sim.channels import MARKETS, Route, parse_route, split_channel
+from tickwire.sim.faults import HandshakeGate
+from tickwire.sim.feed import RouteFeed, Selection, assemble_frames
+from tickwire.sim.instruments import Universe
+from tickwire.sim.market import Bar, MarketModel, Quote, Rates, Trade
+from tickwire.sim.observe import ActionRecord, ConnectionInfo, Counters
+from tickwire.sim.protocol import AUTH_TIMEOUT, CONNECTED, MAX_CONNECTIONS, AuthPolicy, ServerSession
+from tickwire.sim.wire import encode_statuses, status_frame
 
 if TYPE_CHECKING:
-    from .rest import RestOptions, SimRestServer
-    from .thread import SimulatorThread
+    from tickwire.sim.rest import RestOptions, SimRestServer
+    from tickwire.sim.thread import SimulatorThread
 
 __all__ = ["MassiveSimulator"]
 
@@ -234,7 +234,7 @@ class MassiveSimulator:
         self.routes: dict[str, RouteHandler] = {}
         self.rest: SimRestServer | None = None  # the REST API (rest=True), see sim/rest.py
         if rest:
-            from .rest import RestOptions, SimRestServer
+            from tickwire.sim.rest import RestOptions, SimRestServer
 
             self.rest = SimRestServer(self, rest if isinstance(rest, RestOptions) else None)
 
@@ -324,7 +324,7 @@ class MassiveSimulator:
 
         ``with MassiveSimulator(...).run_in_thread() as sim:`` starts it; leaving the block stops it.
         """
-        from .thread import SimulatorThread
+        from tickwire.sim.thread import SimulatorThread
 
         return SimulatorThread(self)
 

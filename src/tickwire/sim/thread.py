@@ -14,11 +14,11 @@ from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .market import Bar, Quote, Trade
-from .observe import ActionRecord, ConnectionInfo, Counters
+from tickwire.sim.market import Bar, Quote, Trade
+from tickwire.sim.observe import ActionRecord, ConnectionInfo, Counters
 
 if TYPE_CHECKING:
-    from .server import MassiveSimulator
+    from tickwire.sim.server import MassiveSimulator
 
 __all__ = ["SimulatorThread"]
 

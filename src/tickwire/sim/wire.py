@@ -15,9 +15,9 @@ from typing import Any
 
 import msgspec
 
-from .channels import Kind
-from .instruments import Instrument
-from .market import Band, Bar, Book, Imbalance, Quote, Trade, Value
+from tickwire.sim.channels import Kind
+from tickwire.sim.instruments import Instrument
+from tickwire.sim.market import Band, Bar, Book, Imbalance, Quote, Trade, Value
 
 __all__ = [
     "BUILDERS",

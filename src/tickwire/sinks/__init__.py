@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..errors import ConfigError
-from .base import Sink, SinkHealth, SinkPolicy, SinkRunner, mask_url
-from .duckdb import DuckDBSink
-from .files import FileSink
-from .nats_jetstream import NatsJetStreamSink, consume_nats
-from .parquet import ParquetSink
-from .postgres import PostgresSink
-from .redis_streams import RedisStreamSink
+from tickwire.errors import ConfigError
+from tickwire.sinks.base import Sink, SinkHealth, SinkPolicy, SinkRunner, mask_url
+from tickwire.sinks.duckdb import DuckDBSink
+from tickwire.sinks.files import FileSink
+from tickwire.sinks.nats_jetstream import NatsJetStreamSink, consume_nats
+from tickwire.sinks.parquet import ParquetSink
+from tickwire.sinks.postgres import PostgresSink
+from tickwire.sinks.redis_streams import RedisStreamSink
 
 __all__ = [
     "DuckDBSink",

@@ -8,8 +8,8 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from ..events import Event
-from .schema import ColumnType, TableSpec, columns_of
+from tickwire.events import Event
+from tickwire.sinks.schema import ColumnType, TableSpec, columns_of
 
 __all__ = ["arrow_schema", "to_arrow"]
 

@@ -29,9 +29,9 @@ from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from ..backoff import Backoff
-from ..errors import ConfigError
-from ..events import Event
+from tickwire.backoff import Backoff
+from tickwire.errors import ConfigError
+from tickwire.events import Event
 
 __all__ = ["Sink", "SinkHealth", "SinkPolicy", "SinkRunner", "mask_url"]
 

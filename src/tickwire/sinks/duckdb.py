@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..events import Event
-from .arrow import to_arrow
-from .schema import TableSpec, group_by_table
+from tickwire.events import Event
+from tickwire.sinks.arrow import to_arrow
+from tickwire.sinks.schema import TableSpec, group_by_table
 
 __all__ = ["DuckDBSink", "duckdb_type"]
 

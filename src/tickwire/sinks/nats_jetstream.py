@@ -19,12 +19,12 @@ from typing import Any
 
 import msgspec
 
-from ..events import Event
-from ..providers.massive.decoder import MassiveDecoder
-from ..providers.massive.models import MassiveEvent
-from .base import mask_url
-from .redis_streams import symbol_of
-from .schema import event_id
+from tickwire.events import Event
+from tickwire.massive.decoder import MassiveDecoder
+from tickwire.massive.models import MassiveEvent
+from tickwire.sinks.base import mask_url
+from tickwire.sinks.redis_streams import symbol_of
+from tickwire.sinks.schema import event_id
 
 __all__ = ["NatsJetStreamSink", "consume_nats", "subject_token"]
 

@@ -18,9 +18,9 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from ..events import Event
-from .arrow import to_arrow
-from .schema import TableSpec, group_by_table
+from tickwire.events import Event
+from tickwire.sinks.arrow import to_arrow
+from tickwire.sinks.schema import TableSpec, group_by_table
 
 __all__ = ["ParquetSink"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..events import Event
-from .base import mask_url
-from .schema import TableSpec, columns_of, event_id, group_by_table
+from tickwire.events import Event
+from tickwire.sinks.base import mask_url
+from tickwire.sinks.schema import TableSpec, columns_of, event_id, group_by_table
 
 __all__ = ["PostgresSink"]
 

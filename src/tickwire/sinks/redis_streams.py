@@ -13,10 +13,10 @@ from typing import Any
 
 import msgspec
 
-from ..events import Event
-from ..providers.massive.models import MassiveEvent
-from .base import mask_url
-from .schema import event_id
+from tickwire.events import Event
+from tickwire.massive.models import MassiveEvent
+from tickwire.sinks.base import mask_url
+from tickwire.sinks.schema import event_id
 
 __all__ = ["RedisStreamSink"]
 

@@ -25,9 +25,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..events import Event, RawEvent, timestamp_to_ns
-from ..providers.massive.enums import Market, parse_market
-from ..providers.massive.models import MARKET_EVENT_MAP, MassiveEvent
+from tickwire.events import Event, RawEvent, timestamp_to_ns
+from tickwire.massive.enums import Market, parse_market
+from tickwire.massive.models import MARKET_EVENT_MAP, MassiveEvent
 
 __all__ = [
     "Column",

@@ -7,10 +7,10 @@ the built-in test key pair every client (and the official ``polymarket-us`` SDK)
 
 from __future__ import annotations
 
-from .account import Account, SimOrder, SimPosition
-from .model import DEFAULT_MARKETS, PolymarketModel, SimTrade
-from .run import attach_polymarket, describe_polymarket
-from .server import (
+from tickwire.sim.polymarket.account import Account, SimOrder, SimPosition
+from tickwire.sim.polymarket.model import DEFAULT_MARKETS, PolymarketModel, SimTrade
+from tickwire.sim.polymarket.run import attach_polymarket, describe_polymarket
+from tickwire.sim.polymarket.server import (
     SIM_KEY_ID,
     SIM_SECRET_KEY,
     HandshakeRecord,

@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ...providers.polymarket_us.wire import (
+from tickwire.polymarket_us.wire import (
     Amount,
     WireBalance,
     WireBalanceChange,
@@ -31,7 +31,7 @@ from ...providers.polymarket_us.wire import (
     WirePosition,
     WirePositionUpdate,
 )
-from .model import TICK, PolymarketModel
+from tickwire.sim.polymarket.model import TICK, PolymarketModel
 
 __all__ = ["Account", "Activity", "SimOrder", "SimPosition", "rfc3339"]
 

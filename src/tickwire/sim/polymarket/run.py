@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .server import PolymarketSimulator
+from tickwire.sim.polymarket.server import PolymarketSimulator
 
 if TYPE_CHECKING:
-    from ..server import MassiveSimulator
+    from tickwire.sim.server import MassiveSimulator
 
 __all__ = ["attach_polymarket", "describe_polymarket"]
 

@@ -51,10 +51,10 @@ from picows import (
     ws_create_server,
 )
 
-from ...errors import ConfigError
-from ...providers.polymarket_us.enums import Socket, SubscriptionType, parse_subscription_type
-from ...providers.polymarket_us.signing import MAX_SKEW_MS, public_key_b64, verify_signature
-from ...providers.polymarket_us.wire import (
+from tickwire.errors import ConfigError
+from tickwire.polymarket_us.enums import Socket, SubscriptionType, parse_subscription_type
+from tickwire.polymarket_us.signing import MAX_SKEW_MS, public_key_b64, verify_signature
+from tickwire.polymarket_us.wire import (
     Amount,
     LevelPrice,
     WireBalancesSnapshot,
@@ -72,12 +72,12 @@ from ...providers.polymarket_us.wire import (
     camelize,
     to_legacy,
 )
-from ..faults import HandshakeGate
-from .account import Account, Activity, rfc3339
-from .model import DEFAULT_MARKETS, Level, PolymarketModel
+from tickwire.sim.faults import HandshakeGate
+from tickwire.sim.polymarket.account import Account, Activity, rfc3339
+from tickwire.sim.polymarket.model import DEFAULT_MARKETS, Level, PolymarketModel
 
 if TYPE_CHECKING:
-    from ..server import MassiveSimulator
+    from tickwire.sim.server import MassiveSimulator
 
 __all__ = [
     "SIM_KEY_ID",
@@ -938,7 +938,7 @@ def _two_sig(x: Decimal) -> Decimal:
 
 
 def _activity_frame(rid: str, stype: SubscriptionType, kind: str, payload: Any) -> WireFrame | None:
-    from ...providers.polymarket_us.wire import WireExecution, WirePositionUpdate
+    from tickwire.polymarket_us.wire import WireExecution, WirePositionUpdate
 
     if kind == "order" and stype is SubscriptionType.ORDER and isinstance(payload, WireExecution):
         return WireFrame(

@@ -1,0 +1,519 @@
+"""``StreamClient``: seed 001's callback API, run by the core's asyncio driver on background threads.
+
+Theory of operation
+-------------------
+The client wraps one :class:`~tickwire.massive.client.AsyncStreamClient` (session, driver, bounded queue:
+there is no second protocol implementation). :meth:`StreamClient.start_stream_thread` starts two
+threads and returns once the first has its event loop running:
+
+* ``tickwire-io`` runs a private asyncio loop (never the caller's, so it works inside Jupyter's
+  running loop) with the driver: connect, auth, subscriptions, pings, reconnects with backoff and
+  exact resubscribe. No user code runs there, so a slow handler never delays pings.
+* ``tickwire-dispatch`` takes what the reader queued (a batch of frames per hand-off) and calls the
+  handlers. With ``messages="raw"`` (the seed's default) each data frame is passed undecoded, as a
+  ``str``; with ``messages="events"``, each typed event (decoded on this thread, not the reader's).
+
+Control events become callbacks: ``on_status(ws, event)`` if given, else ``on_error(ws,
+StreamWarning)`` for a disconnect, a reconnect (its gap), dropped events, a malformed frame or a
+rejected subscription. A handler that raises is reported through ``on_error``; the stream goes on.
+``on_close(ws, code, message)`` runs exactly once, when the stream ends for good (``close_stream``,
+a rejected key, ``max_reconnects`` exhausted). Subscribing works from any thread, before or after
+the start: calls are validated on the caller's thread and applied on the loop; the session sends
+them once authenticated and again after every reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from enum import Enum
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import msgspec
+
+from tickwire.credentials import Secret
+from tickwire.errors import AuthError, ConfigError, StreamWarning, TickwireError
+from tickwire.events import (
+    Connected,
+    ControlEvent,
+    DecodeError,
+    Disconnected,
+    Dropped,
+    Event,
+    RawEvent,
+    Reconnected,
+    Status,
+    SubscriptionRejected,
+)
+from tickwire.massive.client import STREAM_URL_ENV, AsyncStreamClient, build_url
+from tickwire.massive.decoder import encode
+from tickwire.massive.enums import Feed, Market, parse_market
+from tickwire.massive.polygon_compat import (
+    Action,
+    Service,
+    ServiceMethods,
+    StreamCluster,
+    StreamHost,
+    Symbols,
+    service_channels,
+)
+from tickwire.stream.metrics import MetricsSnapshot
+from tickwire.stream.queue import Item
+
+__all__ = ["MessageMode", "StreamClient"]
+
+log = logging.getLogger("tickwire.callback")
+
+MessageMode = Literal["raw", "events"]
+_HAND_OFF = 1024
+"""Most queued items the dispatcher takes per hand-off from the loop."""
+
+
+def _positional_count(fn: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``fn`` accepts; None if any number (``*args``) or unknown."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    n = 0
+    for p in sig.parameters.values():
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            return None
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return n
+
+
+def _with_ws(fn: Callable[..., Any], full: int, what: str) -> Callable[..., Any]:
+    """Seed 001 shows handlers both with and without the leading ``ws`` argument: accept both."""
+    if not callable(fn):
+        raise ConfigError(f"{what} must be callable, got {type(fn).__name__}")
+    n = _positional_count(fn)
+    if n is None or n >= full:
+        return fn
+    if n == full - 1:
+        return lambda _ws, *args: fn(*args)
+    raise ConfigError(f"{what} must take {full} arguments (ws, ...) or {full - 1}; {fn!r} takes {n}")
+
+
+def _stream_url(market: Market, host: str | Enum) -> str:
+    """``socket.polygon.io`` → ``wss://socket.polygon.io/<cluster>``; ``ws://127.0.0.1:8765`` (the
+    simulator) → ``ws://127.0.0.1:8765/<cluster>``. ``$TICKWIRE_STREAM_URL`` replaces the default host."""
+    override = os.environ.get(STREAM_URL_ENV)
+    if override and host is StreamHost.REAL_TIME:  # the default host: an unchanged script, redirected
+        host = override
+    value = host.value if isinstance(host, Enum) else host
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"host must be a host name, a StreamHost or a ws:// URL, got {host!r}")
+    value = value.strip()
+    if "://" in value:
+        return build_url(market, url=value)
+    if "/" in value or " " in value:
+        raise ConfigError(f"host {value!r} is not a host name; pass a full URL (ws://… or wss://…) instead")
+    return f"wss://{value}/{market.value}"
+
+
+def _describe(ev: ControlEvent) -> str:
+    if isinstance(ev, Disconnected):
+        retry = f"; reconnecting in {ev.retry_in:.2f} s" if ev.retry_in is not None else ""
+        return f"disconnected: {ev.reason}{retry}"
+    if isinstance(ev, Reconnected):
+        return (
+            f"reconnected after {ev.gap_seconds:.2f} s without data "
+            f"({ev.gap_start_datetime.isoformat()} to {ev.gap_end_datetime.isoformat()}); "
+            f"resubscribed {len(ev.resubscribed)} channels"
+        )
+    if isinstance(ev, Dropped):
+        return f"dropped {ev.count} events: the handlers fell behind ({ev.total} dropped in all)"
+    if isinstance(ev, DecodeError):
+        return f"malformed frame: {ev.error}"
+    if isinstance(ev, SubscriptionRejected):
+        return f"subscription rejected: {ev.channel or '(request)'}: {ev.message}"
+    return repr(ev)
+
+
+def _default_on_msg(_ws: StreamClient, msg: object) -> None:
+    """Seed 001's default: status messages are logged, everything else is printed."""
+    if isinstance(msg, Status):
+        log.info("status %s: %s", msg.status, msg.message)
+        return
+    if isinstance(msg, str) and '"status"' in msg:
+        try:
+            items = msgspec.json.decode(msg)
+        except (msgspec.DecodeError, RecursionError):  # deep nesting raises RecursionError
+            items = None
+        if isinstance(items, list) and all(isinstance(i, dict) and i.get("ev") == "status" for i in items):
+            for i in items:
+                log.info("status %s: %s", i.get("status"), i.get("message"))
+            return
+    print(msg)
+
+
+def _default_on_error(_ws: StreamClient, error: BaseException) -> None:
+    print("Error Encountered:\n", str(error))
+
+
+def _default_on_close(_ws: StreamClient, code: int | None, msg: str) -> None:
+    print(f"Closed. Close Code: {code} || Args: {msg or None}")
+
+
+class StreamClient(ServiceMethods):
+    """The callback stream client of seed 001 (drop-in for ``polygon.StreamClient``), with reconnects.
+
+    ::
+
+        client = StreamClient("KEY", "stocks", on_message=lambda ws, msg: print(msg))
+        client.start_stream_thread()
+        client.subscribe_stock_trades(["AAPL", "MSFT"])
+        ...
+        client.close_stream()
+
+    ``host`` takes a host (``StreamHost.DELAYED``), a :class:`~tickwire.Feed`, or a URL
+    (``ws://127.0.0.1:8765`` for ``tickwire sim``), or a callable returning one, asked again at every
+    connection attempt (for a server that may move between reconnects). Beyond the seed's
+    arguments: ``on_status(ws, event)`` for control events, ``messages="events"`` for typed events
+    instead of raw strings, ``reconnect=False`` to stop at the first disconnect, and any
+    :class:`AsyncStreamClient` option (``max_reconnects``, ``backoff``, ``stale_timeout``,
+    ``queue_size``, ``overflow``...).
+    """
+
+    def __init__(
+        self,
+        api_key: str | Secret | None,
+        cluster: str | StreamCluster | Market,
+        host: str | StreamHost | Feed | Callable[[], str] = StreamHost.REAL_TIME,
+        on_message: Callable[..., Any] | None = None,
+        on_close: Callable[..., Any] | None = None,
+        on_error: Callable[..., Any] | None = None,
+        enable_connection_logs: bool = False,
+        *,
+        on_status: Callable[..., Any] | None = None,
+        messages: MessageMode = "raw",
+        reconnect: bool = True,
+        **options: Any,
+    ) -> None:
+        if messages not in ("raw", "events"):
+            raise ConfigError(f"messages must be 'raw' or 'events', got {messages!r}")
+        market = parse_market(cluster)
+        if not reconnect:
+            options.setdefault("max_reconnects", 0)
+        url: str | Callable[[], str]
+        if callable(host):
+            where = host
+
+            def url() -> str:
+                return _stream_url(market, where())
+        else:
+            url = _stream_url(market, host)
+        self.client = AsyncStreamClient(api_key, market, url=url, **options)
+        self.market = market
+        self.messages: MessageMode = messages
+        self._on_message = _with_ws(on_message or _default_on_msg, 2, "on_message")
+        self._on_error = _with_ws(on_error or _default_on_error, 2, "on_error")
+        self._on_close = _with_ws(on_close or _default_on_close, 3, "on_close")
+        self._on_status = _with_ws(on_status, 2, "on_status") if on_status is not None else None
+        if enable_connection_logs:
+            tw = logging.getLogger("tickwire")
+            tw.setLevel(logging.DEBUG)
+            if not tw.handlers and not logging.getLogger().handlers:
+                tw.addHandler(logging.StreamHandler())
+        self._utf8_errors = "replace"
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._io: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._loop_ready = threading.Event()
+        self._ended = threading.Event()
+        self._dispatch_done: asyncio.Event | None = None
+        self._close_requested = False
+        self._close_reported = False
+
+    def __repr__(self) -> str:
+        if self._ended.is_set():
+            state = "closed"
+        elif self._close_requested:
+            state = "closing"
+        else:
+            state = "running" if self._io is not None else "not started"
+        return (
+            f"StreamClient(url={self.client.driver.session_url_safe!r}, {state}, messages={self.messages!r})"
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close_stream()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start_stream_thread(
+        self,
+        ping_interval: float = 21,
+        ping_timeout: float = 20,
+        ping_payload: str | bytes = "",
+        skip_utf8_validation: bool = True,
+        *,
+        daemon: bool = False,
+    ) -> None:
+        """Start streaming on background threads and return at once (seed 001's signature).
+
+        ``ping_interval=0`` disables pings. ``skip_utf8_validation=False`` reports a frame that is not
+        UTF-8 through ``on_error`` instead of passing it with replacement characters. The threads are
+        not daemons (a script keeps streaming until ``close_stream``, as with the seed's client) unless
+        ``daemon=True``.
+        """
+        with self._lock:
+            if self._close_requested:
+                raise TickwireError("this stream was closed; create a new StreamClient")
+            if self._io is not None:
+                log.warning("start_stream_thread called twice; the stream is already running")
+                return
+            cfg = self.client.driver.config
+            cfg.ping_interval = float(ping_interval) if ping_interval else None
+            cfg.ping_timeout = float(ping_timeout)
+            cfg.ping_payload = ping_payload.encode() if isinstance(ping_payload, str) else bytes(ping_payload)
+            self._utf8_errors = "replace" if skip_utf8_validation else "strict"
+            self._io = threading.Thread(target=self._run_io, name="tickwire-io", daemon=True)
+            self._io.start()
+            self._loop_ready.wait()
+            self._dispatcher = threading.Thread(
+                target=self._run_dispatch, name="tickwire-dispatch", daemon=daemon
+            )
+            self._dispatcher.start()
+
+    def close_stream(self, *_args: Any, timeout: float = 10.0, **_kwargs: Any) -> None:
+        """Close the connection and stop the threads: graceful, idempotent, callable from any thread
+        (from a handler it returns at once and the stream ends after the handler). No message is
+        delivered after it; ``on_close`` runs once."""
+        with self._lock:
+            first = not self._close_requested
+            self._close_requested = True
+            loop, io, dispatcher = self._loop, self._io, self._dispatcher
+        if io is None:  # never started: nothing to close
+            self._ended.set()
+            return
+        if first and loop is not None:
+            closing = self.client.close()
+            try:
+                asyncio.run_coroutine_threadsafe(closing, loop)
+            except RuntimeError:  # the loop already ended (a fatal error closed the stream)
+                closing.close()  # never run: say so, or Python warns it was "never awaited"
+        me = threading.current_thread()
+        if me is dispatcher or me is io:
+            return
+        if dispatcher is not None:
+            dispatcher.join(timeout)
+        io.join(timeout)
+        if io.is_alive():
+            log.warning("the stream thread did not end within %.1f s", timeout)
+
+    close = close_stream  # websocket-client's name: handlers may call ws.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the stream has ended (closed or a fatal error); False on timeout."""
+        return self._ended.wait(timeout)
+
+    @property
+    def is_alive(self) -> bool:
+        """Whether the stream threads run (started and not ended)."""
+        return self._io is not None and not self._ended.is_set()
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def _modify_service(self, service: Service, action: Action, symbols: Symbols, uppercase: bool) -> None:
+        self._apply(action, service_channels(self.market, service, symbols, uppercase=uppercase), False)
+
+    def subscribe(self, *channels: str) -> None:
+        """Subscribe to channels in tickwire's form (``"T.AAPL"``, ``"AM.*"``)."""
+        self._apply("subscribe", list(channels), None)
+
+    def unsubscribe(self, *channels: str) -> None:
+        self._apply("unsubscribe", list(channels), None)
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """The desired channels (what every reconnect restores)."""
+        return self.client.subscriptions
+
+    def _apply(self, action: Action, channels: Iterable[str], uppercase: bool | None) -> None:
+        """Validate here (errors reach the caller), apply on the loop (the session is not thread-safe)."""
+        session = self.client.session
+        op = session.subscribe if action == "subscribe" else session.unsubscribe
+        chans = list(channels)
+        with self._lock:
+            if self._close_requested:
+                raise TickwireError(f"cannot {action}: the stream is closed")
+            loop = self._loop
+            if loop is None:  # not started: the session sends them once authenticated
+                op(*chans, uppercase=uppercase)
+                return
+
+        async def apply() -> None:
+            op(*chans, uppercase=uppercase)
+            self.client.driver.flush()
+
+        asyncio.run_coroutine_threadsafe(apply(), loop).result(timeout=30)
+
+    # -- observability ----------------------------------------------------------------
+
+    def metrics(self) -> MetricsSnapshot:
+        """Events, bytes, reconnects, drops, lag (see :meth:`AsyncStreamClient.metrics`)."""
+        return self.client.metrics()
+
+    # -- the I/O thread ----------------------------------------------------------------
+
+    def _run_io(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._io_main(loop))
+        except BaseException:  # never lose why the thread died
+            log.exception("the stream's I/O thread failed")
+            self._loop_ready.set()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _io_main(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._dispatch_done = asyncio.Event()
+        self._loop = loop
+        try:
+            await self.client.start()
+        finally:
+            self._loop_ready.set()
+        try:
+            await self.client.wait_closed()
+        except Exception:  # fatal (bad key, max_reconnects): the dispatcher reports driver.error
+            pass
+        await self._dispatch_done.wait()
+
+    async def _take(self) -> list[Item] | None:
+        """The next queued items (at least one), or None once the stream has ended."""
+        queue = self.client.queue
+        while True:
+            items = queue.drain_raw(_HAND_OFF)
+            if items:
+                return items
+            if not await queue.wait():
+                return None
+
+    # -- the dispatch thread -----------------------------------------------------------
+
+    def _run_dispatch(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            while not self._close_requested:
+                try:
+                    items = asyncio.run_coroutine_threadsafe(self._take(), loop).result()
+                except (RuntimeError, concurrent.futures.CancelledError):
+                    break  # the loop is gone
+                if items is None:
+                    break
+                for item in items:
+                    if self._close_requested:
+                        break
+                    self._deliver(item)
+        finally:
+            self._finish()
+            done = self._dispatch_done
+            if done is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(done.set)
+
+    def _finish(self) -> None:
+        """The stream has ended: report a fatal error, then ``on_close`` (once)."""
+        error = self.client.driver.error
+        code, reason = 1000, "closed by client"
+        if error is not None and not self._close_requested:
+            self._report(error)
+            code, reason = (1008 if isinstance(error, AuthError) else 1011), str(error)
+        if not self._close_reported:
+            self._close_reported = True
+            try:
+                self._on_close(self, code, reason)
+            except Exception:
+                log.exception("the on_close handler failed")
+        self._ended.set()
+
+    def _deliver(self, item: Item) -> None:
+        m = self.client.metrics_counters
+        if type(item) is bytes:
+            if self.messages == "raw":
+                m.events += item.count(b'"ev"')
+                try:
+                    text = item.decode("utf-8", self._utf8_errors)
+                except UnicodeDecodeError as exc:
+                    self._report(exc)
+                    return
+                self._message(text)
+                return
+            queue = self.client.queue
+            try:
+                events = queue.decode_fast(item)
+            except Exception:
+                events = queue.decode(item)
+            m.events += len(events)
+            self._deliver_events(events)
+            return
+        assert isinstance(item, list)
+        m.events += len(item)
+        if self.messages == "events":
+            self._deliver_events(item)
+            return
+        wire: list[bytes] = []  # raw mode: data and statuses the session decoded go out as JSON again
+        for ev in item:
+            if isinstance(ev, RawEvent):
+                wire.append(ev.data)
+            elif isinstance(ev, ControlEvent):
+                self._flush_wire(wire)
+                self._control(ev)
+            else:
+                wire.append(encode(ev))
+        self._flush_wire(wire)
+
+    def _deliver_events(self, events: list[Event]) -> None:
+        """Typed mode: control events to their callbacks, the rest (unknown types included) to on_message."""
+        for ev in events:
+            if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
+                self._control(ev)
+            else:
+                self._message(ev)
+
+    def _flush_wire(self, wire: list[bytes]) -> None:
+        if wire:
+            self._message((b"[" + b",".join(wire) + b"]").decode("utf-8", "replace"))
+            wire.clear()
+
+    def _message(self, msg: str | Event) -> None:
+        try:
+            self._on_message(self, msg)
+        except Exception as exc:
+            self._report(exc)
+
+    def _control(self, ev: ControlEvent) -> None:
+        if self._on_status is not None:
+            try:
+                self._on_status(self, ev)
+            except Exception as exc:
+                self._report(exc)
+            return
+        if isinstance(ev, Connected):
+            log.info("connected to %s (epoch %d)", ev.url, ev.epoch)
+        elif isinstance(ev, Disconnected) and not ev.will_reconnect:
+            pass  # the end of the stream: a fatal error or close_stream reports it
+        else:
+            self._report(StreamWarning(_describe(ev), ev))
+
+    def _report(self, error: BaseException) -> None:
+        try:
+            self._on_error(self, error)
+        except Exception:
+            log.exception("the on_error handler failed on %s", type(error).__name__)

@@ -1,0 +1,1 @@
+"""The provider-neutral stream engine: session contract, subscriptions, driver, queue, metrics, consumer."""

@@ -1,0 +1,96 @@
+"""The contract between a provider's sans-I/O session and the one asyncio driver.
+
+A session owns the protocol: what to send after connecting, how to read each frame,
+when a connection must be dropped, whether a failure is fatal and how long to wait
+before the next attempt. It has no sockets, tasks or clocks: the driver passes ``now``
+(Unix seconds) into every call, feeds it frames, and sends what ``data_to_send()``
+returns. Everything a session decides is visible as plain attributes, so it is tested
+with a fake clock and no network.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tickwire.errors import TickwireError
+from tickwire.events import Event
+
+__all__ = ["Session"]
+
+
+class Session(Protocol):
+    """What :class:`tickwire.stream.driver.Driver` needs of a provider session."""
+
+    #: Why the current connection ended or must end (``"max_connections"``, ``"stale"``...), or None.
+    disconnect_reason: str | None
+    #: Set when the session wants the socket closed now (staleness, fatal error, server kick).
+    close_requested: bool
+    #: A fatal error: the driver stops and raises it (bad key, missing entitlement).
+    fatal: TickwireError | None
+    #: The least delay before the next connection attempt (a cooldown such as max_connections).
+    retry_floor: float
+    #: Frames waiting to be sent (drained by ``data_to_send``); checked after every frame.
+    outbox: list[bytes]
+    #: Bytes every control frame contains; while :attr:`passthrough`, frames without them are data.
+    control_marker: bytes
+    #: One byte of :attr:`control_marker`, rare in data frames: frames without it skip the full search.
+    control_probe: bytes
+    #: True while data frames (those without :attr:`control_marker`) may skip :meth:`receive`.
+    passthrough: bool
+    #: Seconds without data before the connection counts as dead (None: never).
+    stale_timeout: float | None
+    #: Counts connections (one epoch per socket).
+    epoch: int
+    #: When the current connection started streaming (meaningful while ``streaming``).
+    streaming_since: float
+
+    @property
+    def streaming(self) -> bool:
+        """True once the session is authenticated and streaming on the current connection."""
+        ...
+
+    def handshake_headers(self, now: float) -> dict[str, str]:
+        """Extra HTTP headers for the upgrade request (signed auth for some providers)."""
+        ...
+
+    def connection_made(self, now: float, url: str, attempt: int) -> None:
+        """A socket is open; ``attempt`` counts tries since the last streaming connection."""
+        ...
+
+    def receive(self, frame: bytes, now: float) -> list[Event] | None:
+        """Read one frame; return the events to deliver now, in order, or ``None`` for a plain
+        data frame, which the driver queues raw for :meth:`decode` on the consumer's side.
+        Never raises."""
+        ...
+
+    def decode(self, frame: bytes) -> list[Event]:
+        """Decode a data frame that :meth:`receive` passed through. Never raises."""
+        ...
+
+    def decode_fast(self, frame: bytes) -> list[Event]:
+        """The typed fast path of :meth:`decode`; may raise (the caller then uses :meth:`decode`)."""
+        ...
+
+    def data_seen(self, now: float) -> None:
+        """Data frames arrived since the last call (they skipped :meth:`receive`): feeds the watchdog."""
+        ...
+
+    def data_to_send(self) -> list[bytes]:
+        """Frames to send now, in order (the outbox is emptied)."""
+        ...
+
+    def tick(self, now: float) -> list[Event]:
+        """Check timers (auth timeout, staleness); may set ``close_requested``."""
+        ...
+
+    def next_deadline(self) -> float | None:
+        """When ``tick`` must next be called, or None."""
+        ...
+
+    def connection_lost(self, now: float) -> None:
+        """The socket is gone (either side closed it)."""
+        ...
+
+    def handshake_failed(self, status: int | None, now: float) -> None:
+        """The upgrade was refused with HTTP ``status`` (None: no HTTP answer at all)."""
+        ...

@@ -1,0 +1,223 @@
+"""The recorder against the simulator and the real PostgreSQL, Redis and NATS: what is written equals
+what was streamed (count and content), re-delivery adds nothing, shutdown flushes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from tests.massive.client.conftest import fast_client
+from tests.services import service_url, unavailable
+from tests.waiting import until
+from tickwire.events import Event
+from tickwire.journal import FRAME, read_records, verify
+from tickwire.massive.decoder import MassiveDecoder
+from tickwire.massive.models import EquityQuote, EquityTrade, MassiveEvent
+from tickwire.record import Recorder, load_journal
+from tickwire.sim import MassiveSimulator
+from tickwire.sinks import DuckDBSink, NatsJetStreamSink, PostgresSink, RedisStreamSink, consume_nats
+from tickwire.sinks.schema import columns_of, event_id, group_by_table
+
+pytestmark = pytest.mark.services
+ENC = msgspec.json.Encoder()
+
+
+def journal_events(journal: Path) -> list[MassiveEvent]:
+    dec = MassiveDecoder("stocks")
+    out: list[MassiveEvent] = []
+    for rec in read_records(journal):
+        if rec.kind == FRAME:
+            out += [e for e in dec.decode(rec.data) if isinstance(e, MassiveEvent)]
+    return out
+
+
+async def _services(tag: str) -> tuple[PostgresSink, RedisStreamSink, NatsJetStreamSink]:
+    pg = PostgresSink(service_url("TICKWIRE_POSTGRES_URL"), "stocks", schema=f"tw_{tag}")
+    rs = RedisStreamSink(service_url("TICKWIRE_REDIS_URL"), "stocks", prefix=f"tw{tag}", per_symbol=True)
+    nt = NatsJetStreamSink(
+        service_url("TICKWIRE_NATS_URL"), "stocks", prefix=f"tw{tag}", stream=f"TW_{tag.upper()}"
+    )
+    for name, sink in (("PostgreSQL", pg), ("Redis", rs), ("NATS", nt)):
+        try:
+            await sink.open()
+            await sink.close()
+        except Exception as exc:
+            unavailable(name, exc)
+    return pg, rs, nt
+
+
+async def _pg_rows(url: str, schema: str, table: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            f'SELECT symbol, timestamp, price, size, sequence_number FROM "{schema}"."{table}"'
+        )
+        return list(await cur.fetchall())
+
+
+async def _redis_entries(url: str, prefix: str) -> list[bytes]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        out: list[bytes] = []
+        async for key in client.scan_iter(f"{prefix}:stocks:*"):
+            out += [fields[b"ev"] for _, fields in await client.xrange(key)]
+        return out
+    finally:
+        await client.aclose()
+
+
+async def _nats_events(url: str, prefix: str, stream: str, n: int) -> list[Event]:
+    got: list[Event] = []
+
+    async def pump() -> None:
+        async for ev in consume_nats(url, "stocks", prefix=prefix, stream=stream):
+            got.append(ev)
+            if len(got) >= n:
+                return
+
+    await asyncio.wait_for(pump(), 20)
+    return got
+
+
+async def _cleanup(pg: PostgresSink, rs: RedisStreamSink, nt: NatsJetStreamSink) -> None:
+    import nats
+    import psycopg
+    import redis.asyncio as aioredis
+
+    async with await psycopg.AsyncConnection.connect(pg.url, autocommit=True) as conn:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{pg.schema}" CASCADE')
+    client = aioredis.from_url(rs.url)
+    keys = [k async for k in client.scan_iter(f"{rs.prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+    nc = await nats.connect(nt.url)
+    await nc.jetstream().delete_stream(nt.stream)
+    await nc.close()
+
+
+async def test_recorded_sinks_equal_the_stream_and_redelivery_adds_nothing(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:10]
+    pg, rs, nt = await _services(tag)
+    async with MassiveSimulator(seed=21, tick_interval=0.02, rate=20.0, close_timeout=0.3) as sim:
+        base = fast_client(sim)  # for its short backoff
+        recorder = Recorder(
+            tmp_path,
+            market="stocks",
+            url=sim.url,
+            api_key="test-key-0000",
+            channels=["T.AAPL", "T.MSFT", "Q.AAPL"],
+            sinks=[pg, rs, nt],
+            fsync_interval=0.1,
+            sink_flush_interval=0.1,
+            client_options={
+                "backoff": base.driver.config.backoff,
+                "stale_timeout": None,
+                "dotenv_path": None,
+            },
+        )
+        stop = asyncio.Event()
+        run = asyncio.create_task(recorder.run(stop))
+        await until(lambda: recorder.events >= 300, 30, "300 events")
+        sim.drop()  # a reconnect mid-recording
+        await until(
+            lambda: recorder.client.metrics().reconnects >= 1 and recorder.events >= 600, 30, "a reconnect"
+        )
+        stop.set()
+        final = await run
+    assert final.reconnects >= 1
+    assert all(h.written == final.events and h.pending == 0 and h.dropped == 0 for h in final.sinks), (
+        final.sinks
+    )
+
+    streamed = journal_events(tmp_path / "journal")
+    assert len(streamed) == final.events  # the journal holds exactly what was received
+    assert verify(tmp_path / "journal").ok
+    trades = [e for e in streamed if isinstance(e, EquityTrade)]
+    assert trades and any(isinstance(e, EquityQuote) for e in streamed)
+
+    # DuckDB: every row equals the streamed events' columns
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "tickwire.duckdb"), read_only=True)
+    spec = next(s for s in group_by_table("stocks", trades))
+    expected = columns_of(spec, trades)
+    rows = con.sql(
+        f"SELECT symbol, price, size, timestamp, sequence_number, conditions, id FROM {spec.name}"
+    ).fetchall()
+    con.close()
+    want = list(
+        zip(
+            expected["symbol"],
+            expected["price"],
+            expected["size"],
+            expected["timestamp"],
+            expected["sequence_number"],
+            expected["conditions"],
+            expected["id"],
+            strict=True,
+        )
+    )
+    assert sorted(rows, key=repr) == sorted(want, key=repr)
+
+    # PostgreSQL, Redis, NATS: count and content
+    pg_trades = await _pg_rows(pg.url, pg.schema, "stocks_trades")
+    assert sorted(pg_trades) == sorted(
+        (t.symbol, t.timestamp, t.price, t.size, t.sequence_number) for t in trades
+    )
+    unique = {event_id(e): ENC.encode(e) for e in streamed}
+    assert len(unique) == len(streamed)
+    entries = await _redis_entries(rs.url, rs.prefix)
+    assert sorted(entries) == sorted(unique.values())
+    from_nats = await _nats_events(nt.url, nt.prefix, nt.stream, len(streamed))
+    assert sorted(ENC.encode(e) for e in from_nats) == sorted(unique.values())
+
+    # re-delivery: the same events again (a retried batch, a journal loaded twice) add nothing
+    pg2 = PostgresSink(pg.url, "stocks", schema=pg.schema)
+    rs2 = RedisStreamSink(rs.url, "stocks", prefix=rs.prefix, per_symbol=True)
+    nt2 = NatsJetStreamSink(nt.url, "stocks", prefix=nt.prefix, stream=nt.stream)
+    assert await load_journal(tmp_path / "journal", [pg2, rs2, nt2]) == len(streamed)
+    assert rs2.added == 0
+    assert len(await _pg_rows(pg.url, pg.schema, "stocks_trades")) == len(trades)
+    assert len(await _redis_entries(rs.url, rs.prefix)) == len(streamed)
+    import nats
+
+    nc = await nats.connect(nt.url)
+    info = await nc.jetstream().stream_info(nt.stream)
+    await nc.close()
+    assert info.state.messages == len(streamed)
+    await _cleanup(pg, rs, nt)
+
+
+async def test_duckdb_rebuilt_from_the_journal_equals_the_live_database(tmp_path: Path) -> None:
+    async with MassiveSimulator(seed=4, tick_interval=0.02, rate=20.0, close_timeout=0.3) as sim:
+        recorder = Recorder(
+            tmp_path / "live",
+            url=sim.url,
+            api_key="k",
+            channels=["T.*"],
+            client_options={"dotenv_path": None},
+        )
+        stop = asyncio.Event()
+        run = asyncio.create_task(recorder.run(stop))
+        await until(lambda: recorder.events >= 500, 20, "500 events")
+        stop.set()
+        final = await run
+    assert (
+        await load_journal(tmp_path / "live" / "journal", [DuckDBSink(tmp_path / "re.duckdb", "stocks")])
+        == final.events
+    )
+    import duckdb
+
+    q = "SELECT * FROM stocks_trades ORDER BY symbol, timestamp, sequence_number, size"
+    a = duckdb.connect(str(tmp_path / "live" / "tickwire.duckdb"), read_only=True).sql(q).fetchall()
+    b = duckdb.connect(str(tmp_path / "re.duckdb"), read_only=True).sql(q).fetchall()
+    assert len(a) == final.events and a == b
