@@ -12,6 +12,7 @@ from tickwire.errors import ConfigError
 from tickwire.events import Connected, Dropped, Event, Status
 from tickwire.massive.channels import normalize_channels, split_channel
 from tickwire.massive.enums import Market
+from tickwire.massive.session import MassiveSession
 from tickwire.stream.queue import EventQueue
 
 
@@ -60,7 +61,7 @@ async def test_queue_decodes_raw_frames_when_taken_and_counts() -> None:
 
 
 async def test_queue_drop_oldest_counts_and_keeps_control_events() -> None:
-    q = EventQueue(3, "drop_oldest", decode=_decode)
+    q = EventQueue(3, "drop_oldest", decode=_decode, count_events=MassiveSession.count_events)
     q.put([Connected(url="u", epoch=1, at=0.0), *_batch(2)])
     q.put(b'[{"ev":"T"},{"ev":"T"},{"ev":"T"}]')
     q.put(b'[{"ev":"Q"}]')

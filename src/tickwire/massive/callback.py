@@ -447,7 +447,7 @@ class StreamClient(ServiceMethods):
         m = self.client.metrics_counters
         if type(item) is bytes:
             if self.messages == "raw":
-                m.events += item.count(b'"ev"')
+                m.events += self.client.queue.count_events(item)
                 try:
                     text = item.decode("utf-8", self._utf8_errors)
                 except UnicodeDecodeError as exc:

@@ -194,6 +194,11 @@ class MassiveSession:
         """Decode a data frame (on the consumer's side). Never raises."""
         return self.decoder.decode(frame)
 
+    @staticmethod
+    def count_events(frame: bytes) -> int:
+        """Events in a raw data frame: every element of the JSON array has one ``"ev"`` key."""
+        return frame.count(b'"ev"')
+
     def decode_fast(self, frame: bytes) -> list[Event]:
         """The typed fast path of :meth:`decode`; may raise (then :meth:`decode` handles the frame)."""
         return self.decoder.decode_fast(frame)

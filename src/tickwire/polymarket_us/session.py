@@ -234,6 +234,11 @@ class PolymarketSession:
     def decode(self, frame: bytes) -> list[Event]:
         return self.decoder.decode(frame)
 
+    @staticmethod
+    def count_events(frame: bytes) -> int:
+        """Events in a raw data frame: each frame is one message, a heartbeat none."""
+        return 0 if b'"heartbeat"' in frame[:32] else 1
+
     def decode_fast(self, frame: bytes) -> list[Event]:
         return self.decoder.decode(frame)
 

@@ -21,7 +21,7 @@ from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import Event
 from tickwire.stream.driver import Driver, DriverConfig, FrameTap
 from tickwire.stream.metrics import Metrics, MetricsSnapshot
-from tickwire.stream.queue import EventQueue, OverflowPolicy
+from tickwire.stream.queue import EventQueue, Item, OverflowPolicy
 from tickwire.stream.session import Session
 
 __all__ = ["Handler", "StreamConsumer"]
@@ -71,7 +71,12 @@ class StreamConsumer:
         bounded :class:`EventQueue` that this consumer reads, with shared metrics counters."""
         self.metrics_counters = Metrics()
         self.queue = EventQueue(
-            queue_size, overflow, decode=decode, decode_fast=decode_fast, metrics=self.metrics_counters
+            queue_size,
+            overflow,
+            decode=decode,
+            decode_fast=decode_fast,
+            count_events=session.count_events,
+            metrics=self.metrics_counters,
         )
         self.driver = Driver(
             session, url, self.queue, config=config, metrics=self.metrics_counters, frame_tap=frame_tap
@@ -197,6 +202,30 @@ class StreamConsumer:
                     yield batch
             elif not await self._wait():
                 return
+
+    async def raw_items(self, max_items: int = 1024) -> AsyncIterator[list[Item]]:
+        """What each wake-up takes from the queue as queued: raw data frames stay undecoded ``bytes``
+        (count their events with :meth:`count_events`), control events and frames the session read
+        come as event lists. For consumers that forward or count frames (a journal-only recorder, the
+        callback client's raw mode); ``metrics().events`` is theirs to count. Ends with the stream
+        (a fatal error is raised)."""
+        self._claim("iterate")
+        drain = self.queue.drain_raw
+        while True:
+            items = drain(max_items)
+            if items:
+                yield items
+            elif not await self._wait():
+                return
+
+    def count_events(self, frame: bytes) -> int:
+        """How many data events a raw frame from :meth:`raw_items` holds (the session's count)."""
+        return self.queue.count_events(frame)
+
+    @property
+    def error(self) -> TickwireError | None:
+        """The fatal error that ended the stream (bad key, ``max_reconnects`` exhausted), if any."""
+        return self.driver.error
 
     async def _wait(self) -> bool:
         """Wait for the next item; False at the end of the stream (raises a fatal error)."""

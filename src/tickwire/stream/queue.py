@@ -20,8 +20,9 @@ The bound counts items (frames and batches). When it is exceeded:
 * ``block``: the queue asks its owner to pause reading the socket (TCP backpressure)
   and to resume once the consumer has drained it to a quarter of the bound;
 * ``drop_oldest``: the oldest data is discarded and counted (events in a raw frame are
-  counted by their ``"ev"`` keys), and a :class:`~tickwire.events.Dropped` marker is
-  queued so the loss is visible in-band; control events are never dropped;
+  counted by the session's ``count_events``, without decoding), and a
+  :class:`~tickwire.events.Dropped` marker is queued so the loss is visible in-band; control events
+  are never dropped;
 * ``disconnect``: the owner is asked to drop the connection (a ``slow_consumer_local``
   disconnect, reported like any other gap) while everything queued is kept.
 """
@@ -47,6 +48,10 @@ Item = bytes | list[Event]
 """A raw data frame, or decoded events."""
 
 
+def _one(frame: bytes) -> int:
+    return 1
+
+
 def _no_decoder(frame: bytes) -> list[Event]:
     raise ConfigError("this queue holds raw frames but was given no decoder")
 
@@ -61,6 +66,7 @@ class EventQueue:
         *,
         decode: Callable[[bytes], list[Event]] = _no_decoder,
         decode_fast: Callable[[bytes], list[Event]] | None = None,
+        count_events: Callable[[bytes], int] | None = None,
         metrics: Metrics | None = None,
         on_pause: Callable[[], None] | None = None,
         on_resume: Callable[[], None] | None = None,
@@ -75,6 +81,8 @@ class EventQueue:
         self.low_water = max(1, maxsize // 4)
         self.decode = decode
         self.decode_fast = decode_fast if decode_fast is not None else decode
+        #: Events in a raw frame, counted without decoding it (the session's ``count_events``).
+        self.count_events = count_events if count_events is not None else _one
         self.metrics = metrics if metrics is not None else Metrics()
         self.on_pause = on_pause
         self.on_resume = on_resume
@@ -231,10 +239,11 @@ class EventQueue:
         merged = 0  # events counted by earlier Dropped markers shed now (their count carries over)
         kept: list[Event] = []
         items = self._items
+        count = self.count_events
         while len(items) > self.maxsize - 1:  # leave room for the marker
             item = items.popleft()
             if isinstance(item, bytes):
-                dropped += max(1, item.count(b'"ev"'))
+                dropped += max(1, count(item))
                 continue
             for ev in item:
                 if isinstance(ev, Dropped):

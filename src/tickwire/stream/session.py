@@ -71,6 +71,11 @@ class Session(Protocol):
         """The typed fast path of :meth:`decode`; may raise (the caller then uses :meth:`decode`)."""
         ...
 
+    def count_events(self, frame: bytes) -> int:
+        """How many data events a raw data frame holds, without decoding it (drop counts, counting
+        what a journal-only consumer never decodes)."""
+        ...
+
     def data_seen(self, now: float) -> None:
         """Data frames arrived since the last call (they skipped :meth:`receive`): feeds the watchdog."""
         ...
