@@ -31,6 +31,7 @@ from tickwire.events import Event
 from tickwire.journal import FRAME, JournalWriter, read_records
 from tickwire.massive.decoder import MassiveDecoder
 from tickwire.massive.models import MassiveEvent
+from tickwire.massive.tables import massive_tables
 from tickwire.record import Recorder
 from tickwire.sinks import (
     DuckDBSink,
@@ -161,15 +162,16 @@ async def main() -> None:
             events += recorded
         events = events[: args.events]
         tag = uuid.uuid4().hex[:8]
+        stocks = massive_tables("stocks")
         makers = {
-            "duckdb": lambda: DuckDBSink(root / "b.duckdb", "stocks"),
-            "parquet": lambda: ParquetSink(root / "parquet", "stocks"),
-            "csv": lambda: FileSink(root / "csv", "stocks", "csv"),
-            "jsonl": lambda: FileSink(root / "jsonl", "stocks", "jsonl"),
-            "postgres": lambda: PostgresSink(PG, "stocks", schema=f"bench_{tag}"),
-            "redis": lambda: RedisStreamSink(REDIS, "stocks", prefix=f"bench{tag}"),
+            "duckdb": lambda: DuckDBSink(root / "b.duckdb", stocks),
+            "parquet": lambda: ParquetSink(root / "parquet", stocks),
+            "csv": lambda: FileSink(root / "csv", stocks, "csv"),
+            "jsonl": lambda: FileSink(root / "jsonl", stocks, "jsonl"),
+            "postgres": lambda: PostgresSink(PG, stocks, schema=f"bench_{tag}"),
+            "redis": lambda: RedisStreamSink(REDIS, stocks, prefix=f"bench{tag}"),
             "nats": lambda: NatsJetStreamSink(
-                NATS, "stocks", prefix=f"bench{tag}", stream=f"BENCH_{tag.upper()}"
+                NATS, stocks, prefix=f"bench{tag}", stream=f"BENCH_{tag.upper()}"
             ),
         }
         lines += [

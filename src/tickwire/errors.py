@@ -1,4 +1,9 @@
-"""The exception hierarchy. Messages say what to do; they never contain keys or secrets."""
+"""The exception hierarchy: every error tickwire raises is a :class:`TickwireError`.
+
+Messages say what to do; they never contain keys or secrets. Problems a stream survives
+(a drop, a rejected subscription, a malformed frame) are events in the stream, not
+exceptions; what is raised ends an operation.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConnectionLost",
-    "HandshakeError",
-    "SlowConsumer",
+    "JournalError",
+    "RateLimited",
+    "RestError",
     "StreamWarning",
     "SubscriptionError",
     "TLSError",
@@ -23,16 +29,14 @@ class ConfigError(TickwireError, ValueError):
     """A bad argument: unknown market or feed, malformed channel, missing API key."""
 
 
+class SubscriptionError(ConfigError):
+    """A subscription request that cannot be sent: a malformed channel, or one the cluster does not
+    serve. Raised before anything goes on the wire. A subscription the *server* rejects is not an
+    exception but a :class:`~tickwire.events.SubscriptionRejected` event: the stream goes on."""
+
+
 class AuthError(TickwireError):
     """The server rejected the credentials or the plan lacks the entitlement. Fatal: no retry."""
-
-
-class HandshakeError(TickwireError):
-    """The WebSocket upgrade was refused (HTTP status other than 101)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class TLSError(TickwireError):
@@ -43,16 +47,8 @@ class TLSError(TickwireError):
     (or ``SSL_CERT_FILE``)."""
 
 
-class SubscriptionError(TickwireError):
-    """A subscription request is malformed or was rejected."""
-
-
 class ConnectionLost(TickwireError):
     """The connection could not be restored within ``max_reconnects`` attempts."""
-
-
-class SlowConsumer(TickwireError):
-    """The consumer fell behind and the ``disconnect`` overflow policy was chosen."""
 
 
 class StreamWarning(TickwireError):
@@ -63,3 +59,19 @@ class StreamWarning(TickwireError):
     def __init__(self, message: str, event: object) -> None:
         super().__init__(message)
         self.event = event
+
+
+class JournalError(TickwireError):
+    """A journal that cannot be read at all (not a journal, unsupported version)."""
+
+
+class RestError(TickwireError):
+    """The REST service answered with an error (``status`` is the HTTP status, 0 if none came)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimited(RestError):
+    """Still rate limited (429) after every retry."""

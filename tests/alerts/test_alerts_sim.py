@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from tests.dashboard.conftest import until
+from tests.dashboard.conftest import MASSIVE_TICKS, until
 from tests.massive.client.conftest import fast_client
 from tests.services import service_url, unavailable
 from tickwire.alerts import Alert, AlertNotifier, NatsSink, WebhookSink, parse_rule
@@ -112,7 +112,14 @@ async def test_scripted_prices_fire_each_rule_exactly_once_per_debounce(
         client = fast_client(sim, subscriptions=["T.AAPL", "T.AMD", "T.NVDA", "T.TSLA", "Q.MSFT"])
         async with (
             client,
-            Dashboard(client, rules=rules, notifier=notifier, clock=clock, clock_interval=0.02) as dash,
+            Dashboard(
+                client,
+                ticks=MASSIVE_TICKS,
+                rules=rules,
+                notifier=notifier,
+                clock=clock,
+                clock_interval=0.02,
+            ) as dash,
         ):
             await sim.wait_subscribed("stocks", ["T.AAPL", "T.AMD", "T.NVDA", "T.TSLA", "Q.MSFT"], timeout=20)
             sent = 0

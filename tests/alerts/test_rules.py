@@ -123,8 +123,11 @@ def test_stale_by_clock_for_seen_and_named_symbols() -> None:
 
 def test_on_event_routes_typed_trades_and_quotes() -> None:
     from tickwire.massive.models import CryptoTrade, EquityQuote, EquityTrade
+    from tickwire.massive.ticks import ticks
 
-    eng = AlertEngine([PriceCross(symbol="*", level=10, cooldown=0), SpreadWide(symbol="*", max=1)])
+    eng = AlertEngine(
+        [PriceCross(symbol="*", level=10, cooldown=0), SpreadWide(symbol="*", max=1)], ticks=ticks
+    )
     ms = T0 // 1_000_000
     evs = [
         EquityTrade(symbol="A", price=9.0, size=1, timestamp=ms),
@@ -141,9 +144,34 @@ def test_on_event_routes_typed_trades_and_quotes() -> None:
     ]
 
 
+def test_on_event_without_a_tick_converter_is_a_clear_error() -> None:
+    from tickwire.massive.models import EquityTrade
+
+    with pytest.raises(ConfigError, match="ticks="):
+        AlertEngine([PriceCross(level=1)]).on_event(EquityTrade(symbol="A", price=1.0, timestamp=1))
+
+
+def test_symbols_match_in_any_case_and_alerts_name_the_streams_spelling() -> None:
+    eng = AlertEngine(
+        [
+            PriceCross(symbol="aapl", level=100, cooldown=0),
+            PriceCross(symbol="BTC-100K-2026", level=0.5, cooldown=0),
+            Stale(symbol="Fed-Cut-June", after=5, cooldown=0),
+        ]
+    )
+    assert trades(eng, "AAPL", [(0, 99), (1, 101)]) == [1]
+    assert [a.symbol for a in eng.on_trade("btc-100k-2026", 0.4, 1, T0)] == []
+    assert [a.symbol for a in eng.on_trade("btc-100k-2026", 0.6, 1, T0 + S)] == ["btc-100k-2026"]
+    eng.check(T0)
+    eng.on_quote("fed-cut-june", 0.4, 0.45, T0)
+    assert [a.symbol for a in eng.check(T0 + 6 * S)] == ["fed-cut-june"]  # the seen spelling
+
+
 def test_parse_rule_and_its_errors() -> None:
     rule = parse_rule("cross aapl level=190 direction=up cooldown=5")
-    assert rule == PriceCross(symbol="AAPL", level=190.0, direction="up", cooldown=5.0)
+    assert rule == PriceCross(symbol="aapl", level=190.0, direction="up", cooldown=5.0)
+    assert rule.matches("AAPL") and not rule.matches("AAPL.W")
+    assert parse_rule("cross btc-100k-2026 level=0.5").symbol == "btc-100k-2026"  # a slug stays as written
     assert parse_rule("move * pct=1.5 window=300", {"cooldown": 9}) == PercentMove(
         pct=1.5, window=300, cooldown=9
     )
@@ -191,3 +219,36 @@ def test_toml_config_merges_file_and_command_line(tmp_path: Path) -> None:
             load_alert_config(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_alert_config(tmp_path / "missing.toml")
+
+
+def test_ticks_feed_price_volume_and_spread_rules_by_kind() -> None:
+    from tickwire.provider import Tick
+
+    eng = AlertEngine(
+        [
+            PriceCross(symbol="*", level=0.5, cooldown=0),
+            VolumeSpike(symbol="*", factor=2, window=1, baseline=1, cooldown=0),
+            SpreadWide(symbol="*", max=0.05, cooldown=0),
+        ]
+    )
+
+    def kinds(*ticks: Tick) -> list[str]:
+        return [a.kind for a in eng.on_ticks(ticks)]
+
+    # a venue price (a lite quote's, a book's) crosses like a trade ...
+    assert kinds(Tick(kind="quote", symbol="m", ts_ns=T0, price=0.4)) == []
+    assert kinds(Tick(kind="book", symbol="m", ts_ns=T0 + S, price=0.55, bid=0.5, ask=0.6)) == [
+        "cross",
+        "spread",
+    ]
+    # ... and interleaves with the trades that make a volume spike
+    for sec in range(2, 5):
+        assert kinds(Tick(kind="quote", symbol="v", ts_ns=T0 + sec * S, price=1.0)) == []
+    assert eng.fired["volume * 2x 1s"] == 0
+    assert kinds(Tick(kind="trade", symbol="v", ts_ns=T0 + 10 * S, price=1.0, size=10)) == []
+    assert kinds(Tick(kind="trade", symbol="v", ts_ns=T0 + 11 * S, price=1.0, size=10)) == []
+    assert kinds(Tick(kind="quote", symbol="v", ts_ns=T0 + 11 * S + 1, price=1.0)) == []
+    assert kinds(Tick(kind="trade", symbol="v", ts_ns=T0 + 12 * S, price=1.0, size=40)) == ["volume"]
+    # a one-sided book has no spread, yet it is activity for the stale rules
+    assert kinds(Tick(kind="book", symbol="m", ts_ns=T0 + 20 * S, bid=0.5, bids=((0.5, 1.0),))) == []
+    assert eng._last_seen["m"] == T0 + 20 * S

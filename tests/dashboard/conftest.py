@@ -13,8 +13,16 @@ import pytest
 from tests.massive.client.conftest import fast_client
 from tests.services import unavailable
 from tickwire import AsyncStreamClient
+from tickwire.backoff import Backoff
 from tickwire.dashboard import Dashboard
+from tickwire.provider import get_provider
 from tickwire.sim import MassiveSimulator
+from tickwire.sim.polymarket import PolymarketSimulator
+from tickwire.stream.consumer import StreamConsumer
+
+MASSIVE_TICKS = get_provider("massive").ticks
+POLYMARKET = get_provider("polymarket")
+PM_MARKETS = ["btc-100k-2026", "fed-cut-june"]
 
 CHROMIUM = os.environ.get("TICKWIRE_CHROMIUM", "/usr/bin/chromium")
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -56,8 +64,51 @@ async def dash(fast_sim: MassiveSimulator) -> AsyncIterator[Dashboard]:
     async with (
         client,
         Dashboard(
-            client, symbols=["AAPL", "MSFT"], interval=60, push_interval=0.2, clock=sim_clock(fast_sim)
+            client,
+            ticks=MASSIVE_TICKS,
+            symbols=["AAPL", "MSFT"],
+            interval=60,
+            push_interval=0.2,
+            clock=sim_clock(fast_sim),
         ) as d,
+    ):
+        yield d
+
+
+@pytest.fixture
+async def pm_sim() -> AsyncIterator[PolymarketSimulator]:
+    """The Polymarket US simulator, a market step every 50 ms (real time: its clock is the wall clock)."""
+    async with PolymarketSimulator(
+        seed=11, tick_interval=0.05, heartbeat_interval=0.5, close_timeout=0.3
+    ) as sim:
+        yield sim
+
+
+def pm_open(
+    sim: PolymarketSimulator, channels: list[str], markets: list[str], **overrides: Any
+) -> StreamConsumer:
+    """A markets-socket client opened the way the CLI opens one (``provider.open_client``), fast-failing."""
+    options: dict[str, Any] = {
+        "key_id": sim.key_id,
+        "secret_key": sim.secret_key,
+        "base_url": sim.url,
+        "backoff": Backoff(base=0.02, cap=0.1, seed=3),
+        "heartbeat_timeout": 2.0,
+        "ping_interval": 0.5,
+        "ping_timeout": 2.0,
+        "dotenv_path": None,
+    }
+    options.update(overrides)
+    return POLYMARKET.open_client("markets", channels, markets=markets, **options)
+
+
+@pytest.fixture
+async def pm_dash(pm_sim: PolymarketSimulator) -> AsyncIterator[Dashboard]:
+    """A dashboard of two Polymarket markets: trades, books and lite prices, one-second candles."""
+    client = pm_open(pm_sim, ["trade", "market_data", "market_data_lite"], PM_MARKETS)
+    async with (
+        client,
+        Dashboard(client, ticks=POLYMARKET.ticks, symbols=PM_MARKETS, interval=1, push_interval=0.1) as d,
     ):
         yield d
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.dashboard.conftest import until
+from tests.dashboard.conftest import MASSIVE_TICKS, until
 from tickwire.dashboard import Dashboard
 from tickwire.sim import MassiveSimulator
 
@@ -43,7 +43,7 @@ async def test_a_page_that_never_reads_does_not_hold_up_the_others(fast_sim: Mas
     client = fast_client(fast_sim, subscriptions=["T.*", "Q.*"])
     async with (
         client,
-        Dashboard(client, interval=60, push_interval=0.05) as dash,
+        Dashboard(client, ticks=MASSIVE_TICKS, interval=60, push_interval=0.05) as dash,
         aiohttp.ClientSession() as s,
     ):
         stuck = await s.ws_connect(dash.url + "ws", max_msg_size=0)  # never read from

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tickwire.events import DecodeError, Event, RawEvent, Status
+from tickwire.massive.catalog import FAMILIES, event_map
 from tickwire.massive.decoder import MAX_ERROR_DATA, MassiveDecoder, encode
-from tickwire.massive.models import MARKET_EVENT_MAP
 
 FUZZ = settings(
     max_examples=int(os.environ.get("TICKWIRE_FUZZ_EXAMPLES", "300")),
@@ -28,11 +28,12 @@ FUZZ = settings(
 
 MARKETS = ["stocks", "options", "forex", "crypto", "indices", "futures", "futures/cme"]
 DECODERS = {market: MassiveDecoder(market) for market in MARKETS}
-ALL_EVS = sorted({ev for ev_map in MARKET_EVENT_MAP.values() for ev in ev_map} | {"status"})
+EVENT_MAPS = [event_map(family) for family in FAMILIES]
+ALL_EVS = sorted({ev for ev_map in EVENT_MAPS for ev in ev_map} | {"status"})
 WIRE_KEYS = sorted(
     {
         f.encode_name
-        for ev_map in MARKET_EVENT_MAP.values()
+        for ev_map in EVENT_MAPS
         for cls in ev_map.values()
         for f in mi.type_info(cls).fields  # type: ignore[attr-defined]
     }

@@ -14,9 +14,12 @@ from massive.websocket import MARKET_EVENT_MAP as OFFICIAL_EVENT_MAP  # type: ig
 from massive.websocket.models import Market as OfficialMarket  # type: ignore[import-untyped]
 
 from tickwire.events import Event, Status
+from tickwire.massive import catalog
 from tickwire.massive import models as m
 from tickwire.massive.decoder import MassiveDecoder
 from tickwire.massive.enums import Market
+
+EVENT_MAPS = {family: catalog.event_map(family) for family in catalog.FAMILIES}
 
 # (cluster, wire element, expected class, expected attributes). Elements are the spec's
 # examples (polygon.md §1.2, §1.5, the official websocket.json) or realistic ones built
@@ -420,17 +423,17 @@ def test_official_model_names_all_exist() -> None:
 def test_market_event_map_mirrors_official() -> None:
     """Same ev keys per cluster; each class is (a subclass of) the official one of the same name."""
     for official_market, official_map in OFFICIAL_EVENT_MAP.items():
-        ours = m.event_map(official_market.value)
+        ours = catalog.event_map(official_market.value)
         assert set(ours) == set(official_map), official_market
         for ev, official_cls in official_map.items():
             assert issubclass(ours[ev], getattr(m, official_cls.__name__)), (official_market, ev)
-    assert set(m.MARKET_EVENT_MAP) == {"stocks", "options", "indices", "futures", "crypto", "forex"}
-    assert m.event_map(Market.FuturesCBOT) is m.MARKET_EVENT_MAP["futures"]
-    assert m.event_map("Stocks") is m.MARKET_EVENT_MAP["stocks"]
+    assert set(catalog.FAMILIES) == {"stocks", "options", "indices", "futures", "crypto", "forex"}
+    assert catalog.event_map(Market.FuturesCBOT) is catalog.event_map("futures")
+    assert catalog.event_map("Stocks") is catalog.event_map(Market.Stocks)
 
 
 def test_tags_match_the_wire_ev_within_each_cluster() -> None:
-    for market, ev_map in m.MARKET_EVENT_MAP.items():
+    for market, ev_map in EVENT_MAPS.items():
         for ev, cls in ev_map.items():
             assert cls.__struct_config__.tag == ev, (market, ev, cls)
 
@@ -445,7 +448,7 @@ def test_class_hierarchy() -> None:
     assert not issubclass(m.FuturesQuote, m.EquityQuote)
     for agg in (m.ForexAgg, m.ForexAggSec, m.CryptoAgg, m.CryptoAggSec):
         assert issubclass(agg, m.CurrencyAgg)
-    for ev_map in m.MARKET_EVENT_MAP.values():
+    for ev_map in EVENT_MAPS.values():
         for cls in ev_map.values():
             assert issubclass(cls, m.MassiveEvent)
             assert issubclass(cls, Event)
@@ -460,7 +463,7 @@ def test_is_equity_agg_for_stock_option_and_launchpad_bars() -> None:
 
 
 def test_all_fields_optional_and_default_none() -> None:
-    for ev_map in m.MARKET_EVENT_MAP.values():
+    for ev_map in EVENT_MAPS.values():
         for cls in ev_map.values():
             event = cls()
             for name in cls.__struct_fields__:
@@ -519,7 +522,7 @@ def test_uniform_symbol_accessor() -> None:
     assert m.LaunchpadValue(symbol="AAPL").symbol == "AAPL"
     assert m.Imbalance(symbol="NTEST.Q").symbol == "NTEST.Q"
     assert m.FuturesQuote(symbol="ESZ4").symbol == "ESZ4"
-    for ev_map in m.MARKET_EVENT_MAP.values():
+    for ev_map in EVENT_MAPS.values():
         for cls in ev_map.values():
             assert hasattr(cls(), "symbol"), cls
 

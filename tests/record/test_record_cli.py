@@ -57,3 +57,55 @@ async def test_query_works_while_recording_and_journal_tools(tmp_path: Path) -> 
     assert code == 1 and "error" in err
     code, _, err = await _cli("record", "--sink", "ftp://x", "--duration", "0.1", "-d", str(tmp_path / "x"))
     assert code != 0 and "unknown sink" in err
+
+
+async def test_record_polymarket_sim_for_chosen_markets_then_query(tmp_path: Path) -> None:
+    code, _, err = await _cli(
+        "record",
+        "--provider",
+        "polymarket",
+        "--sim",
+        "--markets",
+        "fed-cut-june",
+        "--duration",
+        "3",  # the book snapshot answers the subscription at once; this is slack for a loaded machine
+        "-d",
+        str(tmp_path),
+    )
+    assert code == 0, err
+    code, out, err = await _cli(
+        "query",
+        "-d",
+        str(tmp_path),
+        "--csv",
+        "SELECT market_slug, count(*) FROM polymarket_us_books GROUP BY 1",
+    )
+    assert code == 0, err
+    (header, row) = out.splitlines()
+    slug, n = row.split(",")
+    assert header.startswith("market_slug,") and slug == "fed-cut-june" and int(n) >= 1
+    code, _, err = await _cli("query", "-d", str(tmp_path), "SELECT * FROM stocks_trades")
+    assert code == 1 and "polymarket_us_books" in err and len(err.strip().splitlines()) == 1
+
+
+def test_record_option_errors_are_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from tickwire.cli.app import app
+
+    cases = [
+        (["--provider", "kraken"], "unknown provider 'kraken'"),
+        (["--private"], "Polymarket US options"),
+        (["--provider", "polymarket", "--live"], "market_data needs market slugs"),
+        (["--provider", "polymarket", "--live", "--markets", "m", "order"], "record it with --private"),
+        (["--provider", "polymarket", "--private", "--market", "markets"], "cannot go with --market"),
+        (["--provider", "polymarket", "--feed", "delayed"], "--feed is a Massive option"),
+        (["--market", "moon"], "Massive has no market 'moon'"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(app, ["record", "--duration", "0.1", *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output and len(result.output.strip().splitlines()) == 1, (
+            args,
+            result.output,
+        )

@@ -18,13 +18,15 @@ from tickwire.events import Event
 from tickwire.journal import FRAME, read_records, verify
 from tickwire.massive.decoder import MassiveDecoder
 from tickwire.massive.models import EquityQuote, EquityTrade, MassiveEvent
+from tickwire.massive.tables import massive_tables
 from tickwire.record import Recorder, load_journal
 from tickwire.sim import MassiveSimulator
 from tickwire.sinks import DuckDBSink, NatsJetStreamSink, PostgresSink, RedisStreamSink, consume_nats
-from tickwire.sinks.schema import columns_of, event_id, group_by_table
+from tickwire.tables import columns_of, event_id, group_by_table
 
 pytestmark = pytest.mark.services
 ENC = msgspec.json.Encoder()
+STOCKS = massive_tables("stocks")
 
 
 def journal_events(journal: Path) -> list[MassiveEvent]:
@@ -37,10 +39,10 @@ def journal_events(journal: Path) -> list[MassiveEvent]:
 
 
 async def _services(tag: str) -> tuple[PostgresSink, RedisStreamSink, NatsJetStreamSink]:
-    pg = PostgresSink(service_url("TICKWIRE_POSTGRES_URL"), "stocks", schema=f"tw_{tag}")
-    rs = RedisStreamSink(service_url("TICKWIRE_REDIS_URL"), "stocks", prefix=f"tw{tag}", per_symbol=True)
+    pg = PostgresSink(service_url("TICKWIRE_POSTGRES_URL"), STOCKS, schema=f"tw_{tag}")
+    rs = RedisStreamSink(service_url("TICKWIRE_REDIS_URL"), STOCKS, prefix=f"tw{tag}", per_symbol=True)
     nt = NatsJetStreamSink(
-        service_url("TICKWIRE_NATS_URL"), "stocks", prefix=f"tw{tag}", stream=f"TW_{tag.upper()}"
+        service_url("TICKWIRE_NATS_URL"), STOCKS, prefix=f"tw{tag}", stream=f"TW_{tag.upper()}"
     )
     for name, sink in (("PostgreSQL", pg), ("Redis", rs), ("NATS", nt)):
         try:
@@ -67,7 +69,7 @@ async def _redis_entries(url: str, prefix: str) -> list[bytes]:
     client = aioredis.from_url(url)
     try:
         out: list[bytes] = []
-        async for key in client.scan_iter(f"{prefix}:stocks:*"):
+        async for key in client.scan_iter(f"{prefix}:massive:stocks:*"):
             out += [fields[b"ev"] for _, fields in await client.xrange(key)]
         return out
     finally:
@@ -78,7 +80,7 @@ async def _nats_events(url: str, prefix: str, stream: str, n: int) -> list[Event
     got: list[Event] = []
 
     async def pump() -> None:
-        async for ev in consume_nats(url, "stocks", prefix=prefix, stream=stream):
+        async for ev in consume_nats(url, STOCKS, prefix=prefix, stream=stream):
             got.append(ev)
             if len(got) >= n:
                 return
@@ -148,7 +150,7 @@ async def test_recorded_sinks_equal_the_stream_and_redelivery_adds_nothing(tmp_p
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "tickwire.duckdb"), read_only=True)
-    spec = next(s for s in group_by_table("stocks", trades))
+    spec = next(s for s in group_by_table(STOCKS, trades))
     expected = columns_of(spec, trades)
     rows = con.sql(
         f"SELECT symbol, price, size, timestamp, sequence_number, conditions, id FROM {spec.name}"
@@ -181,9 +183,9 @@ async def test_recorded_sinks_equal_the_stream_and_redelivery_adds_nothing(tmp_p
     assert sorted(ENC.encode(e) for e in from_nats) == sorted(unique.values())
 
     # re-delivery: the same events again (a retried batch, a journal loaded twice) add nothing
-    pg2 = PostgresSink(pg.url, "stocks", schema=pg.schema)
-    rs2 = RedisStreamSink(rs.url, "stocks", prefix=rs.prefix, per_symbol=True)
-    nt2 = NatsJetStreamSink(nt.url, "stocks", prefix=nt.prefix, stream=nt.stream)
+    pg2 = PostgresSink(pg.url, STOCKS, schema=pg.schema)
+    rs2 = RedisStreamSink(rs.url, STOCKS, prefix=rs.prefix, per_symbol=True)
+    nt2 = NatsJetStreamSink(nt.url, STOCKS, prefix=nt.prefix, stream=nt.stream)
     assert await load_journal(tmp_path / "journal", [pg2, rs2, nt2]) == len(streamed)
     assert rs2.added == 0
     assert len(await _pg_rows(pg.url, pg.schema, "stocks_trades")) == len(trades)
@@ -212,7 +214,7 @@ async def test_duckdb_rebuilt_from_the_journal_equals_the_live_database(tmp_path
         stop.set()
         final = await run
     assert (
-        await load_journal(tmp_path / "live" / "journal", [DuckDBSink(tmp_path / "re.duckdb", "stocks")])
+        await load_journal(tmp_path / "live" / "journal", [DuckDBSink(tmp_path / "re.duckdb", STOCKS)])
         == final.events
     )
     import duckdb

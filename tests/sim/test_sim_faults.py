@@ -82,7 +82,7 @@ async def test_drop_aborts_without_close_frame(sim: MassiveSimulator) -> None:
 @pytest.mark.parametrize("code", [1000, 1001, 1011, 4000])
 async def test_close_with_code(sim: MassiveSimulator, code: int) -> None:
     client = await open_client(sim.url_for("crypto"))
-    assert sim.close(code, "bye", cluster="crypto") == 1
+    assert sim.close(code, "bye", endpoint="crypto") == 1
     closed = await closed_with(client)
     assert closed.rcvd is not None and (closed.rcvd.code, closed.rcvd.reason) == (code, "bye")
     await sim.wait_connections(0)
@@ -91,7 +91,7 @@ async def test_close_with_code(sim: MassiveSimulator, code: int) -> None:
 async def test_close_by_cluster_leaves_others(sim: MassiveSimulator) -> None:
     stocks = await open_client(sim.url_for("stocks"))
     forex = await open_client(sim.url_for("forex"))
-    assert sim.close(1001, cluster="forex") == 1
+    assert sim.close(1001, endpoint="forex") == 1
     await closed_with(forex)
     assert [c.market for c in await sim.wait_connections(1)] == ["stocks"]
     await stocks.ws.close()

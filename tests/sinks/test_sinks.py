@@ -12,10 +12,12 @@ import pytest
 from tickwire.errors import ConfigError
 from tickwire.events import Event
 from tickwire.massive.models import EquityAggMin, EquityTrade
+from tickwire.massive.tables import massive_tables
 from tickwire.sinks import FileSink, ParquetSink, SinkRunner, sink_from_url
 from tickwire.sinks.base import mask_url
 
 T0 = 1_700_000_000_000
+STOCKS = massive_tables("stocks")
 
 
 def trades(n: int, start: int = 0) -> list[Event]:
@@ -89,7 +91,7 @@ async def test_a_slow_sink_never_blocks_offer_and_drops_are_counted() -> None:
 
 
 async def test_parquet_dataset_is_partitioned_by_channel_and_date_and_readable(tmp_path: Path) -> None:
-    sink = ParquetSink(tmp_path, "stocks")
+    sink = ParquetSink(tmp_path, STOCKS)
     await sink.open()
     day2 = [EquityTrade(symbol="AAPL", price=1.0, size=1, timestamp=T0 + 86_400_000, sequence_number=9)]
     bar = EquityAggMin(
@@ -121,8 +123,8 @@ async def test_parquet_dataset_is_partitioned_by_channel_and_date_and_readable(t
 
 
 async def test_csv_and_jsonl_files(tmp_path: Path) -> None:
-    csv_sink = FileSink(tmp_path / "csv", "stocks", "csv")
-    jsonl_sink = FileSink(tmp_path / "jsonl", "stocks", "jsonl")
+    csv_sink = FileSink(tmp_path / "csv", STOCKS, "csv")
+    jsonl_sink = FileSink(tmp_path / "jsonl", STOCKS, "jsonl")
     for s in (csv_sink, jsonl_sink):
         await s.open()
         await s.write(trades(3))
@@ -138,12 +140,54 @@ async def test_csv_and_jsonl_files(tmp_path: Path) -> None:
 
 
 def test_sink_urls_and_errors() -> None:
-    sink, policy = sink_from_url("postgresql://u:secret@h/db?schema=md&policy=block", "stocks")
+    sink, policy = sink_from_url("postgresql://u:secret@h/db?schema=md&policy=block", STOCKS)
     assert policy == "block" and "secret" not in sink.name and "schema" not in getattr(sink, "url", "")
-    assert sink_from_url("parquet:/tmp/x", "stocks")[0].name == "parquet:/tmp/x"
+    assert sink_from_url("parquet:/tmp/x", STOCKS)[0].name == "parquet:/tmp/x"
     with pytest.raises(ConfigError, match="unknown sink") as err:
-        sink_from_url("ftp://u:pw@x", "stocks")
+        sink_from_url("ftp://u:pw@x", STOCKS)
     assert "pw" not in str(err.value)
     with pytest.raises(ConfigError, match="policy"):
-        sink_from_url("redis://x?policy=maybe", "stocks")
+        sink_from_url("redis://x?policy=maybe", STOCKS)
     assert mask_url("redis://:tok@h:1") == "redis://:****@h:1"
+
+
+async def test_polymarket_decimals_stay_exact_in_duckdb_parquet_and_csv(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from tickwire.polymarket_us.events import Trade
+    from tickwire.polymarket_us.tables import polymarket_tables
+    from tickwire.sinks import DuckDBSink
+
+    markets = polymarket_tables("markets")
+    ns = T0 * 1_000_000
+    fills = [
+        Trade(
+            request_id="t",
+            market_slug="m",
+            price=Decimal("0.123456789"),
+            quantity=Decimal(q),
+            trade_time=ns + i,
+        )
+        for i, q in enumerate(("0.1", "0.2", "0", "1234567.5"))
+    ]
+    odd = Trade(
+        request_id="t", market_slug="m", price=Decimal("NaN"), quantity=Decimal("1e-12"), trade_time=ns
+    )
+    duck = DuckDBSink(tmp_path / "db.duckdb", markets)
+    sinks = [duck, ParquetSink(tmp_path / "pq", markets), FileSink(tmp_path / "csv", markets, "csv")]
+    for s in sinks:
+        await s.open()
+        await s.write([*fills, odd])  # a value a DECIMAL(38, 9) cannot hold is stored as null, not refused
+        await s.close()
+    con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    assert con.sql("SELECT sum(quantity), typeof(sum(quantity)) FROM polymarket_us_trades").fetchall() == [
+        (Decimal("1234567.800000000"), "DECIMAL(38,9)")
+    ]
+    assert con.sql("SELECT price, quantity FROM polymarket_us_trades WHERE price IS NULL").fetchall() == [
+        (None, Decimal("0E-9"))
+    ]
+    con.close()
+    pq = duckdb.sql(f"SELECT sum(price) FROM read_parquet('{tmp_path}/pq/*/*/*.parquet')").fetchall()
+    assert pq == [(Decimal("0.493827156"),)]
+    lines = (tmp_path / "csv" / "polymarket_us_trades" / "2023-11-14.csv").read_text().splitlines()
+    assert len(lines) == 6 and '"0.123456789","0.100000000"' in lines[1] and '"0.000000000"' in lines[3]

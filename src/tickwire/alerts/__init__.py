@@ -1,7 +1,8 @@
 """Alerts on a live stream: rules (cross, move, volume, spread, stale), a de-bouncing engine, sinks.
 
-``AlertEngine(rules).on_event(ev)`` returns the alerts an event fires; ``AlertNotifier`` logs them
-and sends them on (terminal, dashboard page, webhook, NATS subject).
+``AlertEngine(rules, ticks=provider.ticks).on_event(ev)`` returns the alerts an event of any
+provider fires (``on_tick``/``on_trade``/``on_quote`` take neutral values); ``AlertNotifier`` logs
+them and sends them on (terminal, dashboard page, webhook, NATS subject).
 """
 
 from __future__ import annotations

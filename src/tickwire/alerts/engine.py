@@ -2,8 +2,16 @@
 
 Theory of operation
 -------------------
+The engine knows no provider. It takes prices as plain numbers (:meth:`AlertEngine.on_trade`,
+:meth:`~AlertEngine.on_price`, :meth:`~AlertEngine.on_quote`), or as neutral
+:class:`~tickwire.provider.Tick` values (:meth:`~AlertEngine.on_tick`), or as events through the
+``ticks`` converter it was given (a provider's ``ticks``). A trade feeds the price rules (cross,
+move) and the volume rule; a venue's own current price (a quote or book tick with a ``price``,
+e.g. Polymarket's) feeds the price rules only; a top of book (bid and ask) feeds the spread rule.
+
 Every (rule, symbol) pair has a track. A rule's condition is evaluated on each trade or quote
-of the symbol (``stale`` on :meth:`AlertEngine.check`, with the caller's ``now``). Level
+of the symbol (``stale`` on :meth:`AlertEngine.check`, with the caller's ``now``). Symbols match
+case-insensitively (``aapl`` is ``AAPL``; a Polymarket slug is lower case). Level
 conditions (move, volume, spread, stale) are *edge-triggered*: they fire when the condition
 becomes true and re-arm only once it has been false again, so a price sitting beyond a level
 is one alert, not one per trade. ``cross`` is an edge by nature (the previous trade was on
@@ -15,12 +23,14 @@ All times are Unix nanoseconds of the events themselves, so a replay gives the s
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 
 from tickwire.alerts.rules import PercentMove, PriceCross, Rule, SpreadWide, Stale, VolumeSpike
+from tickwire.errors import ConfigError
 from tickwire.events import Event
+from tickwire.provider import Tick
 
 __all__ = ["Alert", "AlertEngine"]
 
@@ -65,19 +75,43 @@ class _Track:
         self.first_ns: int | None = None
 
 
-class AlertEngine:
-    """Evaluate ``rules``; each ``on_*``/``check`` call returns the alerts it fired (usually none)."""
+_Indexed = list[tuple[int, Rule]]
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+
+class _SymbolRules:
+    """The rules that apply to one symbol, by what feeds them (worked out once per symbol)."""
+
+    __slots__ = ("price", "spread", "volume")
+
+    def __init__(self, price: _Indexed, volume: _Indexed, spread: _Indexed) -> None:
+        self.price = price
+        self.volume = volume
+        self.spread = spread
+
+
+class AlertEngine:
+    """Evaluate ``rules``; each ``on_*``/``check`` call returns the alerts it fired (usually none).
+
+    :param ticks: turns an event into ticks (a provider's ``ticks``, e.g.
+        ``get_provider("massive").ticks``); needed by :meth:`on_event` and :meth:`on_events` only.
+    """
+
+    def __init__(
+        self, rules: Iterable[Rule], *, ticks: Callable[[Event], Sequence[Tick]] | None = None
+    ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
+        self.ticks = ticks
         self._tracks: dict[tuple[int, str], _Track] = {}
         self._last_seen: dict[str, int] = {}
+        self._folded: dict[str, str] = {}  # casefolded symbol -> the symbol as the stream spells it
         self._started: int | None = None
-        self._trade_rules = [
-            (i, r) for i, r in enumerate(self.rules) if isinstance(r, PriceCross | PercentMove | VolumeSpike)
+        self._price_rules = [
+            (i, r) for i, r in enumerate(self.rules) if isinstance(r, PriceCross | PercentMove)
         ]
+        self._volume_rules = [(i, r) for i, r in enumerate(self.rules) if isinstance(r, VolumeSpike)]
         self._quote_rules = [(i, r) for i, r in enumerate(self.rules) if isinstance(r, SpreadWide)]
         self._stale_rules = [(i, r) for i, r in enumerate(self.rules) if isinstance(r, Stale)]
+        self._by_symbol: dict[str, _SymbolRules] = {}
         self.fired: dict[str, int] = {r.label: 0 for r in self.rules}
         """Alerts fired per rule label."""
         self.suppressed: dict[str, int] = {r.label: 0 for r in self.rules}
@@ -89,6 +123,16 @@ class AlertEngine:
         if tr is None:
             tr = self._tracks[key] = _Track()
         return tr
+
+    def _rules_of(self, symbol: str) -> _SymbolRules:
+        found = self._by_symbol.get(symbol)
+        if found is None:
+            found = self._by_symbol[symbol] = _SymbolRules(
+                [(i, r) for i, r in self._price_rules if r.matches(symbol)],
+                [(i, r) for i, r in self._volume_rules if r.matches(symbol)],
+                [(i, r) for i, r in self._quote_rules if r.matches(symbol)],
+            )
+        return found
 
     def _emit(self, rule: Rule, tr: _Track, symbol: str, ts: int, value: float, message: str) -> Alert | None:
         """Fire unless de-bounced (fired within ``cooldown`` before ``ts``)."""
@@ -114,35 +158,49 @@ class AlertEngine:
     # ------------------------------------------------------------------ input
 
     def on_trade(self, symbol: str, price: float, size: float, ts_ns: int) -> list[Alert]:
-        """Evaluate the trade rules of ``symbol`` on one trade."""
+        """Evaluate the trade rules of ``symbol`` (cross, move, volume) on one trade."""
         self._seen(symbol, ts_ns)
+        rules = self._rules_of(symbol)
+        out = self._prices(rules.price, symbol, price, ts_ns) if rules.price else []
+        for i, rule in rules.volume:
+            assert isinstance(rule, VolumeSpike)
+            alert = self._volume(rule, self._track(i, symbol), symbol, size, ts_ns)
+            if alert is not None:
+                out.append(alert)
+        return out
+
+    def on_price(self, symbol: str, price: float, ts_ns: int) -> list[Alert]:
+        """Evaluate the price rules of ``symbol`` (cross, move) on a price that is not a trade: the
+        venue's current price of a market (Polymarket's), which carries no volume."""
+        self._seen(symbol, ts_ns)
+        rules = self._rules_of(symbol)
+        return self._prices(rules.price, symbol, price, ts_ns) if rules.price else []
+
+    def _prices(self, rules: _Indexed, symbol: str, price: float, ts: int) -> list[Alert]:
         out: list[Alert] = []
-        for i, rule in self._trade_rules:
-            if not rule.matches(symbol):
-                continue
+        for i, rule in rules:
             tr = self._track(i, symbol)
             if isinstance(rule, PriceCross):
-                alert = self._cross(rule, tr, symbol, price, ts_ns)
-            elif isinstance(rule, PercentMove):
-                alert = self._move(rule, tr, symbol, price, ts_ns)
+                alert = self._cross(rule, tr, symbol, price, ts)
             else:
-                assert isinstance(rule, VolumeSpike)
-                alert = self._volume(rule, tr, symbol, size, ts_ns)
+                assert isinstance(rule, PercentMove)
+                alert = self._move(rule, tr, symbol, price, ts)
             if alert is not None:
                 out.append(alert)
         return out
 
     def on_quote(self, symbol: str, bid: float, ask: float, ts_ns: int) -> list[Alert]:
-        """Evaluate the spread rules of ``symbol`` on one quote."""
+        """Evaluate the spread rules of ``symbol`` on one quote (a top of book)."""
         self._seen(symbol, ts_ns)
         out: list[Alert] = []
         if bid <= 0 or ask <= 0:
             return out  # a one-sided quote has no spread
+        rules = self._rules_of(symbol).spread
+        if not rules:
+            return out
         spread = ask - bid
         bps = spread / ((ask + bid) / 2) * 1e4
-        for i, rule in self._quote_rules:
-            if not rule.matches(symbol):
-                continue
+        for i, rule in rules:
             assert isinstance(rule, SpreadWide)
             wide = (rule.max is not None and spread > rule.max) or (
                 rule.max_bps is not None and bps > rule.max_bps
@@ -160,20 +218,38 @@ class AlertEngine:
                 out.append(alert)
         return out
 
+    def on_tick(self, tick: Tick) -> list[Alert]:
+        """Evaluate one tick: a trade (price and volume rules), or a quote or book (its ``price``, when
+        the venue states one, for the price rules; its bid and ask for the spread rules)."""
+        if tick.kind == "trade":
+            if tick.price is None:
+                return []
+            return self.on_trade(tick.symbol, tick.price, tick.size, tick.ts_ns)
+        out = [] if tick.price is None else self.on_price(tick.symbol, tick.price, tick.ts_ns)
+        if tick.bid is not None and tick.ask is not None:
+            out += self.on_quote(tick.symbol, tick.bid, tick.ask, tick.ts_ns)
+        elif tick.price is None:
+            self._seen(tick.symbol, tick.ts_ns)  # a one-sided book is activity all the same
+        return out
+
+    def on_ticks(self, ticks: Iterable[Tick]) -> list[Alert]:
+        out: list[Alert] = []
+        for tick in ticks:
+            out += self.on_tick(tick)
+        return out
+
     def on_event(self, ev: Event) -> list[Alert]:
-        """Route a typed event: trades (``price``/``size``) and quotes (``bid_price``/``ask_price``)."""
-        symbol = getattr(ev, "symbol", None) or getattr(ev, "pair", None)
-        ts = getattr(ev, "time_ns", None)
-        if not isinstance(symbol, str) or not isinstance(ts, int):
-            return []
-        price = getattr(ev, "price", None)
-        if isinstance(price, int | float):
-            size = getattr(ev, "size", None)
-            return self.on_trade(symbol, float(price), float(size or 0), ts)
-        bid, ask = getattr(ev, "bid_price", None), getattr(ev, "ask_price", None)
-        if isinstance(bid, int | float) and isinstance(ask, int | float):
-            return self.on_quote(symbol, float(bid), float(ask), ts)
-        return []
+        """Evaluate a typed event, through the ``ticks`` converter given to the engine."""
+        to_ticks = self.ticks
+        if to_ticks is None:
+            raise ConfigError(
+                "AlertEngine.on_event needs ticks=, the provider's event converter "
+                "(e.g. get_provider('massive').ticks)"
+            )
+        out: list[Alert] = []
+        for tick in to_ticks(ev):
+            out += self.on_tick(tick)
+        return out
 
     def on_events(self, events: Sequence[Event]) -> list[Alert]:
         out: list[Alert] = []
@@ -188,7 +264,10 @@ class AlertEngine:
         out: list[Alert] = []
         for i, rule in self._stale_rules:
             assert isinstance(rule, Stale)
-            symbols = list(self._last_seen) if rule.symbol == "*" else [rule.symbol]
+            if rule.symbol == "*":
+                symbols = list(self._last_seen)
+            else:
+                symbols = [self._folded.get(rule.symbol.casefold(), rule.symbol)]
             for symbol in symbols:
                 last = self._last_seen.get(symbol, self._started)
                 idle = (now_ns - last) / _NS
@@ -208,7 +287,10 @@ class AlertEngine:
     # ------------------------------------------------------------------ rules
 
     def _seen(self, symbol: str, ts: int) -> None:
-        if ts > self._last_seen.get(symbol, -1):
+        last = self._last_seen.get(symbol)
+        if last is None:
+            self._folded.setdefault(symbol.casefold(), symbol)
+        if last is None or ts > last:
             self._last_seen[symbol] = ts
         for i, _ in self._stale_rules:  # activity ends staleness: re-arm
             tr = self._tracks.get((i, symbol))

@@ -1,14 +1,16 @@
 """Alert rules: plain, validated settings (from TOML or the command line), one class per kind.
 
-A rule names a ``symbol`` (``"*"`` for every symbol seen) and a ``cooldown``: the de-bounce
-window in which a rule fires at most once per symbol. What each rule watches:
+A rule names a ``symbol`` (``"*"`` for every symbol seen; matched in any case, so ``aapl`` is
+``AAPL`` and a Polymarket market slug is written as it is) and a ``cooldown``: the de-bounce
+window in which a rule fires at most once per symbol. What each rule watches (prices are the
+trades' and, where a venue states one, its current price: Polymarket's market price):
 
-* ``cross``  - a trade crosses ``level`` (``direction`` up, down or any);
+* ``cross``  - the price crosses ``level`` (``direction`` up, down or any);
 * ``move``   - the price moved ``pct`` percent or more against the price ``window`` seconds earlier;
 * ``volume`` - the volume of the last ``window`` seconds is ``factor`` times the average of the
   ``baseline`` windows before it (and at least ``min_volume``);
-* ``spread`` - a quote's ask - bid exceeds ``max`` (price units) or ``max_bps`` (of the mid);
-* ``stale``  - no trade or quote for ``after`` seconds.
+* ``spread`` - a quote's or book's ask - bid exceeds ``max`` (price units) or ``max_bps`` (of the mid);
+* ``stale``  - no trade, quote or book for ``after`` seconds.
 """
 
 from __future__ import annotations
@@ -59,11 +61,13 @@ class Rule(msgspec.Struct, tag_field="kind", kw_only=True, forbid_unknown_fields
         return ""
 
     def matches(self, symbol: str) -> bool:
-        return self.symbol == "*" or self.symbol == symbol
+        """Whether the rule watches ``symbol``: ``*`` every one, else the same name in any case
+        (``aapl`` is ``AAPL``; Polymarket slugs are lower case)."""
+        return self.symbol == "*" or self.symbol.casefold() == symbol.casefold()
 
 
 class PriceCross(Rule, tag="cross", frozen=True):
-    """A trade at or beyond ``level`` after one on the other side of it."""
+    """A price at or beyond ``level`` after one on the other side of it."""
 
     level: float
     direction: Direction = "any"
@@ -161,8 +165,6 @@ def rules_from_dicts(items: list[dict[str, object]], defaults: dict[str, object]
             raise ConfigError(
                 f"alert rule #{i + 1}: kind must be one of {', '.join(KINDS)}, not {merged.get('kind')!r}"
             )
-        if isinstance(merged.get("symbol"), str):
-            merged["symbol"] = str(merged["symbol"]).upper() if merged["symbol"] != "*" else "*"
         try:
             out.append(msgspec.convert(merged, AnyRule, strict=False))
         except msgspec.ValidationError as exc:

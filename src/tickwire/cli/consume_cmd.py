@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
+
+if TYPE_CHECKING:
+    from tickwire.tables import TableRegistry
 
 __all__ = ["consume_app"]
 
@@ -23,18 +26,44 @@ _ENC = msgspec.json.Encoder()
 @consume_app.command("nats")
 def nats_cmd(
     url: Annotated[str, typer.Argument(help="nats://host:4222")] = "nats://127.0.0.1:4222",
-    subject: Annotated[str | None, typer.Option(help="e.g. md.massive.stocks.T.AAPL (default: all)")] = None,
-    market: Annotated[str, typer.Option(help="The recorded market")] = "stocks",
-    stream: Annotated[str | None, typer.Option(help="Stream name (default MD_MASSIVE_<MARKET>)")] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(help="e.g. md.massive.stocks.T.AAPL, md.polymarket_us.markets.trade.> (default: all)"),
+    ] = None,
+    provider: Annotated[str, typer.Option(help="The recorded provider: massive or polymarket")] = "massive",
+    market: Annotated[
+        str | None,
+        typer.Option(help="The recorded market (Massive: stocks...; Polymarket US: markets, private)"),
+    ] = None,
+    prefix: Annotated[str, typer.Option(help="The recorder's subject prefix")] = "md",
+    stream: Annotated[
+        str | None,
+        typer.Option(help="Stream name (default <PREFIX>_<PROVIDER>_<MARKET>, e.g. MD_MASSIVE_STOCKS)"),
+    ] = None,
     new: Annotated[bool, typer.Option("--new", help="Only events published from now on")] = False,
     limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
 ) -> None:
     """Print events from JetStream as JSON lines (typed on the way: bad payloads become decode errors)."""
-    asyncio.run(_run(url, subject, market, stream, new, limit))
+    from tickwire.errors import ConfigError
+    from tickwire.provider import get_provider
+
+    try:
+        p = get_provider(provider)
+        tables = p.tables(p.market(market))
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    asyncio.run(_run(url, subject, tables, prefix, stream, new, limit))
 
 
 async def _run(
-    url: str, subject: str | None, market: str, stream: str | None, new: bool, limit: int | None
+    url: str,
+    subject: str | None,
+    tables: TableRegistry,
+    prefix: str,
+    stream: str | None,
+    new: bool,
+    limit: int | None,
 ) -> None:
     from tickwire.sinks import consume_nats
 
@@ -47,7 +76,10 @@ async def _run(
 
     async def pump() -> None:
         n = 0
-        async for ev in consume_nats(url, market, subject, stream=stream, deliver="new" if new else "all"):
+        events = consume_nats(
+            url, tables, subject, prefix=prefix, stream=stream, deliver="new" if new else "all"
+        )
+        async for ev in events:
             out.write(_ENC.encode(ev) + b"\n")
             out.flush()
             n += 1

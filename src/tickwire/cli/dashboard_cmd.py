@@ -1,4 +1,10 @@
-"""``tickwire dashboard``: a live web page (candles, tape, alerts, connection) of a stream."""
+"""``tickwire dashboard``: a live web page (candles, books, tape, alerts, connection) of a stream.
+
+The page is provider-neutral: this command opens the chosen provider's client (Massive channels,
+or Polymarket US markets) and hands the dashboard that provider's ``ticks`` converter, found by
+name through :func:`tickwire.provider.get_provider`. ``--sim`` streams from the built-in
+simulator of either provider.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import contextlib
 import signal
 import time
 import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +22,9 @@ import typer
 
 from tickwire.credentials import resolve_secret
 from tickwire.errors import ConfigError, TickwireError
-from tickwire.massive.client import API_KEY_ENV_VARS, AsyncStreamClient
+from tickwire.massive.client import API_KEY_ENV_VARS
+from tickwire.provider import Provider, get_provider
+from tickwire.stream.consumer import StreamConsumer
 
 __all__ = ["dashboard"]
 
@@ -41,25 +51,110 @@ def _channels(items: list[str], quotes: bool) -> tuple[list[str], list[str]]:
     return chans, symbols
 
 
+def _slugs(markets: str | None, extra: list[str]) -> list[str]:
+    """Polymarket US market slugs from ``--markets a,b`` and any positional ones, in order, once each."""
+    items = [markets or "", *extra]
+    return list(dict.fromkeys(s.strip() for item in items for s in item.split(",") if s.strip()))
+
+
+@dataclass
+class _Stream:
+    """What the dashboard is built over: a started-on-enter client and how to show it."""
+
+    client: StreamConsumer
+    symbols: list[str]
+    clock: Callable[[], int]
+    title: str
+
+
+async def _open_massive(
+    stack: contextlib.AsyncExitStack,
+    provider: Provider,
+    chans: list[str],
+    symbols: list[str],
+    *,
+    market: str,
+    feed: str,
+    url: str | None,
+    sim: bool,
+    seed: int,
+    speed: float,
+) -> _Stream:
+    api_key: str | None = None
+    stream_url = url
+    clock: Callable[[], int] = time.time_ns
+    if sim:
+        from tickwire.sim import MassiveSimulator
+
+        simulator = await stack.enter_async_context(MassiveSimulator(seed=seed, speed=speed))
+        stream_url = simulator.url_for(market, delayed=feed.lower() == "delayed")
+        api_key = "simulator"
+
+        def clock() -> int:  # the simulator's market clock (it may run fast)
+            return simulator.now_ms() * 1_000_000
+
+    client = provider.open_client(market, chans, api_key=api_key, feed=feed, url=stream_url)
+    await stack.enter_async_context(client)
+    where = "simulator" if sim else provider.market(market)
+    return _Stream(client, symbols, clock, f"tickwire · {where}")
+
+
+async def _open_polymarket(
+    stack: contextlib.AsyncExitStack,
+    provider: Provider,
+    slugs: list[str],
+    *,
+    url: str | None,
+    sim: bool,
+    seed: int,
+    lite: bool,
+) -> _Stream:
+    options: dict[str, object] = {}
+    if url is not None:
+        options["base_url"] = url
+    if sim:
+        from tickwire.sim.polymarket import PolymarketSimulator
+
+        simulator = await stack.enter_async_context(PolymarketSimulator(seed=seed))
+        options.update(key_id=simulator.key_id, secret_key=simulator.secret_key, base_url=simulator.url)
+        slugs = slugs or simulator.markets[:3]
+    channels = ["market_data", "trade", *(["market_data_lite"] if lite else [])]
+    client = provider.open_client("markets", channels, markets=slugs, **options)
+    await stack.enter_async_context(client)
+    return _Stream(client, slugs, time.time_ns, f"tickwire · {provider.title}{' simulator' if sim else ''}")
+
+
 def dashboard(
     channels: Annotated[
-        list[str], typer.Argument(help="Trade channels or symbols, e.g. T.AAPL T.MSFT (or AAPL)")
-    ],
+        list[str] | None,
+        typer.Argument(help="Massive trade channels or symbols, e.g. T.AAPL T.MSFT (or AAPL)"),
+    ] = None,
+    provider: Annotated[str, typer.Option(help="massive or polymarket")] = "massive",
+    markets: Annotated[
+        str | None, typer.Option(help="Polymarket US market slugs: slug1,slug2 (--sim: its first three)")
+    ] = None,
     market: Annotated[str, typer.Option(help="stocks, options, forex, crypto, indices, futures")] = "stocks",
     feed: Annotated[str, typer.Option(help="realtime, delayed, business, launchpad, or a host")] = "realtime",
     url: Annotated[
-        str | None, typer.Option(help="Full ws:// or wss:// stream URL (overrides --feed)")
+        str | None,
+        typer.Option(
+            help="Stream URL: a full ws(s):// Massive URL (overrides --feed), or a Polymarket base URL"
+        ),
     ] = None,
     sim: Annotated[bool, typer.Option("--sim", help="Stream from the built-in simulator")] = False,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
     speed: Annotated[
-        float, typer.Option(help="Simulator market-clock speed (60: a minute candle per second)")
+        float, typer.Option(help="Massive simulator market-clock speed (60: a minute candle per second)")
     ] = 1.0,
     host: Annotated[str, typer.Option(help="Address to serve the page on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the page (0 picks a free one)")] = 8050,
     interval: Annotated[float, typer.Option(help="Candle length in seconds")] = 60.0,
     push_interval: Annotated[float, typer.Option(help="Seconds between pushes to the page")] = 0.25,
-    quotes: Annotated[bool, typer.Option(help="Also subscribe the quotes of each symbol")] = True,
+    quotes: Annotated[bool, typer.Option(help="Massive: also subscribe the quotes of each symbol")] = True,
+    lite: Annotated[
+        bool, typer.Option(help="Polymarket: also subscribe MARKET_DATA_LITE (current prices)")
+    ] = True,
+    ladder_depth: Annotated[int, typer.Option(help="Book levels shown per side")] = 10,
     alert: Annotated[
         list[str] | None,
         typer.Option(help="Alert rule 'KIND SYMBOL key=value...', e.g. 'cross AAPL level=190'"),
@@ -75,14 +170,22 @@ def dashboard(
 ) -> None:
     from tickwire.alerts import AlertNotifier, NatsSink, WebhookSink, load_alert_config
 
-    chans, symbols = _channels(channels, quotes)
-    if not chans:
+    try:
+        chosen = get_provider(provider)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--provider") from None
+    massive = chosen.name == "massive"
+    chans, symbols = _channels(list(channels or []), quotes) if massive else ([], [])
+    slugs = [] if massive else _slugs(markets, list(channels or []))
+    if massive and not chans:
         raise typer.BadParameter("name at least one channel or symbol, e.g. T.AAPL")
-    if not sim and url is None and resolve_secret(None, API_KEY_ENV_VARS) is None:
+    if not massive and not slugs and not sim:
+        raise typer.BadParameter("name the markets: --markets slug1,slug2", param_hint="--markets")
+    if massive and not sim and url is None and resolve_secret(None, API_KEY_ENV_VARS) is None:
         typer.echo(
             "No API key found: set MASSIVE_API_KEY (or POLYGON_API_KEY), or put it in a .env file.\n"
             "To try the dashboard without a key:\n"
-            f"    tickwire dashboard --sim --speed 60 {' '.join(channels)}",
+            f"    tickwire dashboard --sim --speed 60 {' '.join(channels or [])}",
             err=True,
         )
         raise typer.Exit(2)
@@ -110,36 +213,35 @@ def dashboard(
         from tickwire.dashboard import Dashboard
 
         async with contextlib.AsyncExitStack() as stack:
-            api_key: str | None = None
-            stream_url = url
-            clock = time.time_ns
-            if sim:
-                from tickwire.sim import MassiveSimulator
-
-                simulator = await stack.enter_async_context(MassiveSimulator(seed=seed, speed=speed))
-                stream_url = simulator.url_for(market, delayed=feed.lower() == "delayed")
-                api_key = "simulator"
-
-                def clock() -> int:
-                    return simulator.now_ms() * 1_000_000
-
-            client = await stack.enter_async_context(
-                AsyncStreamClient(
-                    api_key=api_key, market=market, feed=feed, url=stream_url, subscriptions=chans
+            if massive:
+                stream = await _open_massive(
+                    stack,
+                    chosen,
+                    chans,
+                    symbols,
+                    market=market,
+                    feed=feed,
+                    url=url,
+                    sim=sim,
+                    seed=seed,
+                    speed=speed,
                 )
-            )
+            else:
+                stream = await _open_polymarket(stack, chosen, slugs, url=url, sim=sim, seed=seed, lite=lite)
             dash = await stack.enter_async_context(
                 Dashboard(
-                    client,
-                    symbols=symbols,
+                    stream.client,
+                    ticks=chosen.ticks,
+                    symbols=stream.symbols,
                     interval=interval,
                     rules=cfg.rules,
                     notifier=AlertNotifier(sinks=list(sinks)),
                     host=host,
                     port=port,
                     push_interval=push_interval,
-                    clock=clock,
-                    title=f"tickwire · {'simulator' if sim else client.market.value}",
+                    clock=stream.clock,
+                    title=stream.title,
+                    ladder_depth=ladder_depth,
                 )
             )
             typer.echo(f"dashboard: {dash.url}  ({len(cfg.rules)} alert rules; Ctrl-C to stop)", err=True)
@@ -153,7 +255,7 @@ def dashboard(
                 ended.result()
             else:
                 ended.cancel()
-            m = client.metrics()
+            m = stream.client.metrics()
             fired = sum(dash.engine.fired.values())
             typer.echo(
                 f"tickwire: {m.events:,} events, {dash.state.panel.reconnects} reconnects, {fired} alerts, "

@@ -1,4 +1,9 @@
-"""``tickwire record``: record a stream (the built-in simulator without a key) into a journal and sinks."""
+"""``tickwire record``: record a stream (the built-in simulator without a key) into a journal and sinks.
+
+Any provider: ``--provider massive`` (the default; channels ``T.AAPL``, ``AM.*``...) or ``--provider
+polymarket`` (channels ``market_data:<slug>,<slug>``, ``trade``..., markets from ``--markets`` or, with
+``--sim``, the simulator's; ``--private`` records the private socket: orders, positions, balances).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,16 @@ import asyncio
 import contextlib
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import typer
 
 from tickwire.credentials import resolve_secret
-from tickwire.errors import TickwireError
-from tickwire.massive.client import API_KEY_ENV_VARS
+from tickwire.errors import ConfigError, TickwireError
+from tickwire.provider import Provider, get_provider
 from tickwire.record import Recorder, RecorderStatus
 
 __all__ = ["record"]
@@ -22,7 +28,11 @@ __all__ = ["record"]
 
 def record(
     channels: Annotated[
-        list[str] | None, typer.Argument(help="Channels (default: every trade, quote, minute bar)")
+        list[str] | None,
+        typer.Argument(
+            help="Channels (default: the provider's: every trade, quote, minute bar on Massive; "
+            "books and trades on Polymarket US)"
+        ),
     ] = None,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", "-d", help="Where the journal and DuckDB go")
@@ -31,9 +41,30 @@ def record(
         list[str] | None,
         typer.Option(help="Extra sink: postgresql://…, redis://…, nats://…, parquet:DIR, csv:DIR, jsonl:DIR"),
     ] = None,
-    market: Annotated[str, typer.Option(help="stocks, options, forex, crypto, indices, futures")] = "stocks",
-    feed: Annotated[str, typer.Option(help="realtime, delayed, business, launchpad, or a host")] = "realtime",
-    url: Annotated[str | None, typer.Option(help="Full ws:// or wss:// URL (overrides --feed)")] = None,
+    provider: Annotated[str, typer.Option(help="massive (polygon) or polymarket")] = "massive",
+    market: Annotated[
+        str | None,
+        typer.Option(
+            help="Massive: stocks, options, forex, crypto, indices, futures; Polymarket US: markets, private"
+        ),
+    ] = None,
+    markets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--markets", help="Polymarket US market slugs, comma-separated (default with --sim: all)"
+        ),
+    ] = None,
+    private: Annotated[
+        bool,
+        typer.Option("--private", help="Polymarket US: the private socket (orders, positions, balances)"),
+    ] = False,
+    feed: Annotated[
+        str | None, typer.Option(help="Massive: realtime, delayed, business, launchpad, or a host")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Massive: full ws:// or wss:// URL (overrides --feed); Polymarket US: base URL"),
+    ] = None,
     sim: Annotated[
         bool | None, typer.Option("--sim/--live", help="Built-in simulator (default when no API key is set)")
     ] = None,
@@ -48,17 +79,14 @@ def record(
     ] = False,
 ) -> None:
     """Record a stream: every frame to the journal, typed events to DuckDB and the --sink targets."""
-    use_sim = sim if sim is not None else (url is None and resolve_secret(None, API_KEY_ENV_VARS) is None)
     try:
-        final = asyncio.run(
+        plan = _plan(provider, market, private, markets or [], feed, url, sim)
+        final, example = asyncio.run(
             _run(
+                plan,
                 list(channels or []),
                 data_dir,
                 list(sink or []),
-                market,
-                feed,
-                url,
-                use_sim,
                 seed,
                 duration,
                 not no_duckdb,
@@ -73,52 +101,119 @@ def record(
         f"tickwire: recorded {final.events:,} events ({final.journal_records:,} journal records, "
         f"{_size(final.disk_bytes)}) in {final.elapsed:.1f} s into {data_dir}; "
         f"{final.reconnects} reconnects, "
-        f'{final.gaps} gaps; query with: tickwire query -d {data_dir} "SELECT count(*) FROM {market}_trades"',
+        f'{final.gaps} gaps; query with: tickwire query -d {data_dir} "SELECT count(*) FROM {example}"',
         err=True,
     )
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What to record, checked before anything starts."""
+
+    provider: Provider
+    market: str
+    markets: tuple[str, ...]
+    feed: str | None
+    url: str | None
+    sim: bool
+
+
+def _plan(
+    name: str,
+    market: str | None,
+    private: bool,
+    markets: list[str],
+    feed: str | None,
+    url: str | None,
+    sim: bool | None,
+) -> _Plan:
+    p = get_provider(name)
+    slugs = tuple(dict.fromkeys(s.strip() for item in markets for s in item.split(",") if s.strip()))
+    if p.name == "polymarket_us":
+        if private:
+            if market not in (None, "private"):
+                raise ConfigError(
+                    f"--private records the private socket; it cannot go with --market {market}"
+                )
+            market = "private"
+        if feed is not None:
+            raise ConfigError("--feed is a Massive option; Polymarket US takes --url (its base URL)")
+        has_key = resolve_secret(None, ("POLYMARKET_KEY_ID",)) is not None
+    else:
+        if private or slugs:
+            raise ConfigError("--private and --markets are Polymarket US options (use --provider polymarket)")
+        has_key = resolve_secret(None, ("MASSIVE_API_KEY", "POLYGON_API_KEY")) is not None
+    use_sim = sim if sim is not None else (url is None and not has_key)
+    return _Plan(provider=p, market=p.market(market), markets=slugs, feed=feed, url=url, sim=use_sim)
+
+
 async def _run(
+    plan: _Plan,
     channels: list[str],
     data_dir: Path,
     sinks: list[str],
-    market: str,
-    feed: str,
-    url: str | None,
-    use_sim: bool,
     seed: int,
     duration: float | None,
     duckdb: bool,
     fsync_interval: float | None,
     status_json: bool,
-) -> RecorderStatus:
+) -> tuple[RecorderStatus, str]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
-        api_key: str | None = None
-        if use_sim:
-            from tickwire.sim import MassiveSimulator
-
-            simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
-            url = simulator.url_for(market, delayed=feed.lower() == "delayed")
-            api_key = "simulator"
+        options = await _client_options(plan, seed, stack)
         recorder = Recorder(
             data_dir,
-            market=market,
-            feed=feed,
-            url=url,
-            api_key=api_key,
+            provider=plan.provider,
+            market=plan.market,
             channels=channels or None,
             sinks=sinks,
             duckdb=duckdb,
             fsync_interval=fsync_interval,
+            client_options=options,
+        )
+        names = [t.name for t in recorder.tables.tables() if not t.name.endswith("_unknown")]
+        example = next(
+            (n for n in names if n.endswith("_trades")), names[0] if names else "information_schema.tables"
         )
         show = _print_json if status_json else _StatusLine(sys.stderr.isatty()).show
-        return await recorder.run(stop, duration=duration, on_status=show, status_interval=1.0)
+        status = await recorder.run(stop, duration=duration, on_status=show, status_interval=1.0)
+        return status, example
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _client_options(plan: _Plan, seed: int, stack: contextlib.AsyncExitStack) -> dict[str, Any]:
+    """The client options of the plan, starting the simulator it asks for (closed with ``stack``)."""
+    options: dict[str, Any] = {}
+    if plan.provider.name == "polymarket_us":
+        markets = plan.markets
+        if plan.sim:
+            from tickwire.sim.polymarket import SIM_KEY_ID, SIM_SECRET_KEY, PolymarketSimulator
+
+            pm = await stack.enter_async_context(PolymarketSimulator(seed=seed))
+            options.update(base_url=pm.url, key_id=SIM_KEY_ID, secret_key=SIM_SECRET_KEY, dotenv_path=None)
+            if plan.market == "markets":  # books need slugs; private streams cover every market anyway
+                markets = markets or tuple(pm.markets)
+        elif plan.url is not None:
+            options["base_url"] = plan.url
+        if markets:
+            options["markets"] = markets
+        return options
+    feed = plan.feed or "realtime"
+    options["feed"] = feed
+    if plan.sim:
+        from tickwire.sim import MassiveSimulator
+
+        simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
+        options.update(
+            url=simulator.url_for(plan.market, delayed=feed.lower() == "delayed"), api_key="simulator"
+        )
+    elif plan.url is not None:
+        options["url"] = plan.url
+    return options
 
 
 _ENC = msgspec.json.Encoder()

@@ -1,4 +1,4 @@
-"""``tickwire replay JOURNAL``: serve a recording through the Massive dialect, or load it into sinks."""
+"""``tickwire replay JOURNAL``: serve a recording in its provider's dialect, or load it into sinks."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tickwire.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tickwire.sim.replay import JournalReplayer
 
 __all__ = ["replay"]
 
@@ -25,23 +28,23 @@ def replay(
     ] = None,
     market: Annotated[str | None, typer.Option(help="Override the journal's market")] = None,
 ) -> None:
-    """Serve JOURNAL on ws://127.0.0.1:PORT/<market> (any client, e.g. the official massive one, can
-    consume it as if live), or rebuild databases from it with --into."""
+    """Serve JOURNAL in the dialect that recorded it, on ws://127.0.0.1:PORT/<cluster> (Massive) or
+    /v1/ws/<socket> (Polymarket US): any client, the official ones included, consumes it as if live.
+    Or rebuild databases from it with --into."""
     if not journal.exists():
         typer.echo(f"error: no journal at {journal}", err=True)
         raise typer.Exit(2)
     if into:
-        from tickwire.journal import journal_meta
-        from tickwire.record import load_journal
+        from tickwire.journal import journal_provider, load_journal
         from tickwire.sinks import sink_from_url
 
-        m = market or str(journal_meta(journal).get("market") or "stocks")
-        try:
-            sinks = [sink_from_url(u, m)[0] for u in into]
+        try:  # the provider and market that recorded the journal lay the tables out
+            provider, m = journal_provider(journal, market=market)
+            sinks = [sink_from_url(u, provider.tables(m))[0] for u in into]
         except ConfigError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        n = asyncio.run(load_journal(journal, sinks, market=m))
+        n = asyncio.run(load_journal(journal, sinks, provider=provider, market=m))
         typer.echo(
             f"tickwire: loaded {n:,} events from {journal} into {', '.join(s.name for s in sinks)}", err=True
         )
@@ -65,11 +68,30 @@ async def _serve(journal: Path, speed: float | None, port: int, market: str | No
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with JournalReplayer(journal, speed=speed, port=port, market=market) as server:
-        typer.echo(
-            f"replaying {journal} at {'max' if speed is None else f'{speed:g}x'} speed on {server.url}\n"
-            f"  official client: WebSocketClient(api_key='any', feed='{server.feed_host}', "
-            f"market='{server.market}', secure=False)",
-            err=True,
-        )
+    try:
+        replayer = JournalReplayer(journal, speed=speed, port=port, market=market)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    async with replayer as server:
+        pace = "max" if speed is None else f"{speed:g}x"
+        typer.echo(f"replaying {journal} ({server.provider}) at {pace} speed on {server.url}", err=True)
+        for line in _clients(server):
+            typer.echo(f"  {line}", err=True)
         await stop.wait()
+
+
+def _clients(server: JournalReplayer) -> list[str]:
+    """How the official client of the recorded provider connects to the replay."""
+    if server.provider == "polymarket_us":
+        from tickwire.sim.polymarket import SIM_KEY_ID, SIM_SECRET_KEY
+
+        return [
+            f"test key: key id {SIM_KEY_ID}  secret {SIM_SECRET_KEY}",
+            f"official SDK: AsyncPolymarketUS(key_id=..., secret_key=..., "
+            f"api_base_url='http://{server.host}:{server.port}')",
+        ]
+    return [
+        f"official client: WebSocketClient(api_key='any', feed='{server.feed_host}', "
+        f"market='{server.market}', secure=False)"
+    ]

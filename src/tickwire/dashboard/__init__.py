@@ -1,8 +1,10 @@
-"""A live web page of a stream: candles per symbol, a trades/quotes tape, alerts, the connection.
+"""A live web page of any provider's stream: candles and book ladders per symbol, a tape, alerts,
+the connection.
 
-``Dashboard(client, rules=...)`` serves it on 127.0.0.1 (aiohttp), pushing coalesced updates over a
-WebSocket at a bounded rate, with ``/metrics`` for Prometheus. Charts use TradingView's
-lightweight-charts, shipped in ``static/`` (Apache-2.0, see ``static/LICENSE.lightweight-charts``).
+``Dashboard(client, ticks=provider.ticks, rules=...)`` serves it on 127.0.0.1 (aiohttp), pushing
+coalesced updates over a WebSocket at a bounded rate, with ``/metrics`` for Prometheus. Charts use
+TradingView's lightweight-charts, shipped in ``static/`` (Apache-2.0, see
+``static/LICENSE.lightweight-charts``).
 """
 
 from __future__ import annotations

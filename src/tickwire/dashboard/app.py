@@ -2,14 +2,19 @@
 
 ::
 
+    massive = get_provider("massive")
     async with AsyncStreamClient(subscriptions=["T.AAPL", "Q.AAPL"]) as client:
-        async with Dashboard(client, rules=[PriceCross(symbol="AAPL", level=190)]) as dash:
+        rules = [PriceCross(symbol="AAPL", level=190)]
+        async with Dashboard(client, ticks=massive.ticks, rules=rules) as dash:
             print(dash.url)
             await dash.wait()
 
-It consumes the client's batches (one task), feeds :class:`DashboardState` and the
-:class:`~tickwire.alerts.AlertEngine`, and runs a clock task that closes candles and
-evaluates ``stale`` rules even when the market is quiet.
+Any provider's client works: ``ticks`` (the provider's ``ticks``) turns its events into neutral
+ticks, so a ``PolymarketClient`` with ``get_provider("polymarket").ticks`` shows its markets'
+prices and books. The dashboard consumes the client's batches (one task), converts each event
+once, feeds :class:`DashboardState` and the :class:`~tickwire.alerts.AlertEngine` the same ticks,
+and runs a clock task that closes candles and evaluates ``stale`` rules even when the market is
+quiet.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -27,6 +32,7 @@ from tickwire.dashboard.prometheus import Metric
 from tickwire.dashboard.server import DashboardServer
 from tickwire.dashboard.state import DashboardState
 from tickwire.events import Event
+from tickwire.provider import Tick
 from tickwire.stream.metrics import MetricsSnapshot
 
 __all__ = ["Dashboard", "EventSource"]
@@ -35,7 +41,8 @@ log = logging.getLogger("tickwire.dashboard")
 
 
 class EventSource(Protocol):
-    """What the dashboard consumes: an ``AsyncStreamClient`` or anything shaped like it."""
+    """What the dashboard consumes: any provider's client (``AsyncStreamClient``, ``PolymarketClient``)
+    or anything shaped like it."""
 
     async def start(self) -> None: ...
 
@@ -45,19 +52,22 @@ class EventSource(Protocol):
 
 
 class Dashboard:
-    """Serve a live page of ``source``: candles per symbol, a tape, alerts and the connection panel.
+    """Serve a live page of ``source``: candles and books per symbol, a tape, alerts, the connection.
 
+    :param ticks: the provider's event converter (``get_provider(name).ticks``).
     :param symbols: symbols to show from the start (others appear as they trade).
     :param interval: candle length in seconds.
     :param rules: alert rules; alerts go to ``notifier`` (log, terminal, webhook, NATS) and the page.
     :param clock: the stream's clock in Unix ns (the simulator's market clock when it runs fast).
     :param push_interval: seconds between pushes to each page (the bounded rate).
+    :param ladder_depth: book levels shown per side.
     """
 
     def __init__(
         self,
         source: EventSource,
         *,
+        ticks: Callable[[Event], Sequence[Tick]],
         symbols: Iterable[str] = (),
         interval: float = 60.0,
         rules: Iterable[Rule] = (),
@@ -68,10 +78,18 @@ class Dashboard:
         clock: Callable[[], int] = time.time_ns,
         clock_interval: float = 0.5,
         title: str = "tickwire",
+        ladder_depth: int = 10,
     ) -> None:
         self.source = source
-        self.state = DashboardState(symbols, interval=interval, metrics=source.metrics, clock=clock)
-        self.engine = AlertEngine(rules)
+        self.state = DashboardState(
+            symbols,
+            ticks=ticks,
+            interval=interval,
+            ladder_depth=ladder_depth,
+            metrics=source.metrics,
+            clock=clock,
+        )
+        self.engine = AlertEngine(rules, ticks=ticks)
         self.notifier = notifier if notifier is not None else AlertNotifier()
         self.notifier.callbacks.append(self._to_page)
         self.server = DashboardServer(
@@ -129,9 +147,9 @@ class Dashboard:
         state, engine, publish = self.state, self.engine, self.notifier.publish
         try:
             async for batch in self.source.batches():
-                state.on_events(batch)
-                if engine.rules:
-                    for alert in engine.on_events(batch):
+                ticks = state.on_events(batch)
+                if engine.rules and ticks:
+                    for alert in engine.on_ticks(ticks):
                         publish(alert)
         except Exception as exc:
             self.error = exc

@@ -2,33 +2,40 @@
 
 Theory of operation
 -------------------
-:class:`DashboardState` consumes the stream (trades -> candles through
-:class:`~tickwire.bars.BarAggregator`, quotes, control events) and keeps only
-bounded rings: the last ``history`` candles per symbol, the last ``tape_size`` tape rows
-and alerts. Every change bumps a per-symbol revision or a sequence number.
+:class:`DashboardState` knows no provider: it reads events through the ``ticks`` converter it
+is given (a provider's ``ticks``) and folds the neutral ticks in. Trades make candles (through
+:class:`~tickwire.bars.BarAggregator`); so does a venue's own current price where it states one
+(Polymarket's, on its book and lite ticks), without volume. Quotes and books set the best
+bid/ask, books the ladder (the best ``ladder_depth`` levels a side); control events the
+connection panel. Only bounded rings are kept: the last ``history`` candles per symbol, the last
+``tape_size`` tape rows and alerts. Every change bumps a per-symbol revision or a sequence number.
 
 A browser is never fed the raw stream. Each connected page has a :class:`Cursor` (what it
 has seen: revisions, last candle time, last tape and alert sequence); at each push the
 server asks :meth:`DashboardState.update_for` for everything newer than the cursor, as one
 message. A page that falls behind simply gets a bigger (still bounded) message next time:
-candles are state, not a queue, so nothing piles up for it.
+candles and books are state, not a queue, so nothing piles up for it.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tickwire.bars import Bar, BarAggregator
+from tickwire.errors import ConfigError
 from tickwire.events import Connected, Disconnected, Dropped, Event, Reconnected
+from tickwire.provider import Tick
 from tickwire.stream.metrics import MetricsSnapshot
 
 __all__ = ["ConnectionPanel", "Cursor", "DashboardState"]
 
 _NS = 1_000_000_000
+_PRECISION_SAMPLES = 64  # prices of a symbol looked at to choose its display decimals
+Levels = tuple[tuple[float, float], ...]
 
 
 @dataclass
@@ -57,6 +64,7 @@ class Cursor:
     """What one page has been sent so far."""
 
     revs: dict[str, int] = field(default_factory=dict)
+    book_revs: dict[str, int] = field(default_factory=dict)
     tape_seq: int = 0
     alert_seq: int = 0
     started: bool = False
@@ -76,10 +84,29 @@ def _candle(bar: Bar, rev: int) -> dict[str, Any]:
     }
 
 
+def _decimals(price: float) -> int:
+    """The decimals ``price`` needs on screen: 2 to 6 (``190.5`` 2, ``0.555`` 3, ``1.0851`` 4)."""
+    text = f"{price:.6f}".rstrip("0")
+    return min(6, max(2, len(text) - text.index(".") - 1))
+
+
 class _Symbol:
     """Per-symbol display state."""
 
-    __slots__ = ("ask", "bid", "history", "last", "live", "rev", "trades")
+    __slots__ = (
+        "ask",
+        "asks",
+        "bid",
+        "bids",
+        "book_rev",
+        "decimals",
+        "history",
+        "last",
+        "live",
+        "rev",
+        "samples",
+        "trades",
+    )
 
     def __init__(self, history: int) -> None:
         self.history: deque[dict[str, Any]] = deque(maxlen=history)  # finished candles, oldest first
@@ -89,6 +116,19 @@ class _Symbol:
         self.bid: float | None = None
         self.ask: float | None = None
         self.trades = 0
+        self.bids: Levels = ()
+        self.asks: Levels = ()
+        self.book_rev = 0  # 0: no book seen
+        self.decimals = 2
+        self.samples = 0
+
+    def sample(self, price: float) -> None:
+        """Widen the display decimals to fit ``price`` (the first prices of a symbol only)."""
+        if self.samples < _PRECISION_SAMPLES:
+            self.samples += 1
+            d = _decimals(price)
+            if d > self.decimals:
+                self.decimals = d
 
     def changed_since(self, rev: int) -> list[dict[str, Any]]:
         """The candles set after revision ``rev`` (finished and open), oldest first."""
@@ -103,26 +143,37 @@ class _Symbol:
 
 
 class DashboardState:
-    """The dashboard's model: candles per symbol, tape, alerts and the connection panel."""
+    """The dashboard's model: candles per symbol, books, tape, alerts and the connection panel.
+
+    :param ticks: turns an event into ticks (a provider's ``ticks``); :meth:`on_events` needs it,
+        :meth:`on_ticks` does not.
+    :param ladder_depth: book levels kept (and shown) per side.
+    """
 
     def __init__(
         self,
         symbols: Iterable[str] = (),
         *,
+        ticks: Callable[[Event], Sequence[Tick]] | None = None,
         interval: float = 60.0,
         grace: float | None = None,
         history: int = 500,
         tape_size: int = 200,
         alert_size: int = 100,
+        ladder_depth: int = 10,
         metrics: Callable[[], MetricsSnapshot] | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         if interval < 1:
             raise ValueError("candle interval must be at least 1 second (charts use whole seconds)")
+        if ladder_depth < 1:
+            raise ValueError("ladder_depth must be at least 1 level")
+        self.ticks = ticks
         self.interval = interval
         # grace: how long (stream time) a candle stays open for late trades; one candle by default
         self.aggregator = BarAggregator(interval, grace=interval if grace is None else grace)
         self.history = history
+        self.ladder_depth = ladder_depth
         self._symbols: dict[str, _Symbol] = {}
         for s in symbols:
             self.symbol(s)
@@ -138,7 +189,7 @@ class DashboardState:
         self.events = 0
         """Events seen (all kinds)."""
         self.market_events = 0
-        """Trades and quotes seen."""
+        """Ticks (trades, quotes, books) folded in."""
         self.alert_count = 0
 
     def symbol(self, name: str) -> _Symbol:
@@ -153,22 +204,33 @@ class DashboardState:
 
     # ------------------------------------------------------------------ input
 
-    def on_events(self, events: Iterable[Event]) -> None:
-        """Fold a batch of events in (trades, quotes, control events; others are counted only)."""
+    def on_events(self, events: Iterable[Event]) -> list[Tick]:
+        """Fold a batch of events in (market events as their ticks, control events into the panel;
+        others are counted only); returns the ticks, for the alert rules."""
+        to_ticks = self.ticks
+        if to_ticks is None:
+            raise ConfigError(
+                "DashboardState.on_events needs ticks=, the provider's event converter "
+                "(e.g. get_provider('massive').ticks)"
+            )
+        out: list[Tick] = []
         for ev in events:
             self.events += 1
-            price = getattr(ev, "price", None)
-            if price is not None:
-                self.market_events += 1
-                self._trade(ev, float(price))
-                continue
-            bid = getattr(ev, "bid_price", None)
-            if bid is not None:
-                self.market_events += 1
-                self._quote(ev, float(bid), getattr(ev, "ask_price", None))
-                continue
-            if isinstance(ev, Connected | Disconnected | Reconnected | Dropped):
+            got = to_ticks(ev)
+            if got:
+                for tick in got:
+                    self._tick(tick)
+                out.extend(got)
+            elif isinstance(ev, Connected | Disconnected | Reconnected | Dropped):
                 self._control(ev)
+        if self._newest_ns:
+            self._finish(self.aggregator.close_until(self._newest_ns))
+        return out
+
+    def on_ticks(self, ticks: Iterable[Tick]) -> None:
+        """Fold ticks in directly (from any source: a replay, a test, another process)."""
+        for tick in ticks:
+            self._tick(tick)
         if self._newest_ns:
             self._finish(self.aggregator.close_until(self._newest_ns))
 
@@ -181,34 +243,69 @@ class DashboardState:
         self.alert_count += 1
         self.alerts.append({**alert, "seq": self._alert_seq})
 
-    def _trade(self, ev: Event, price: float) -> None:
-        name = getattr(ev, "symbol", None) or getattr(ev, "pair", None)
-        ts = getattr(ev, "time_ns", None)
-        if not isinstance(name, str) or not isinstance(ts, int):
+    def _tick(self, tick: Tick) -> None:
+        self.market_events += 1
+        sym = self.symbol(tick.symbol)
+        if tick.kind == "trade":
+            if tick.price is not None:
+                self._price(sym, tick.symbol, tick.price, tick.size, tick.ts_ns)
+                sym.trades += 1
+                self._tape_row(
+                    {
+                        "kind": "T",
+                        "sym": tick.symbol,
+                        "price": tick.price,
+                        "size": tick.size,
+                        "t": tick.ts_ns // 1_000_000,
+                    }
+                )
             return
-        size = float(getattr(ev, "size", None) or 0)
-        sym = self.symbol(name)
+        if tick.price is not None:  # the venue's current price: charted, no volume, not on the tape
+            self._price(sym, tick.symbol, tick.price, 0.0, tick.ts_ns)
+        if tick.kind == "book":
+            self._book(sym, tick)
+        quoted = tick.kind == "book" or tick.bid is not None or tick.ask is not None  # an empty book clears
+        if quoted and (tick.bid != sym.bid or tick.ask != sym.ask):
+            sym.bid, sym.ask = tick.bid, tick.ask
+            sym.rev += 1
+            if sym.samples < _PRECISION_SAMPLES:
+                for p in (tick.bid, tick.ask):
+                    if p is not None:
+                        sym.sample(p)
+            self._tape_row(
+                {
+                    "kind": "Q",
+                    "sym": tick.symbol,
+                    "bid": tick.bid,
+                    "ask": tick.ask,
+                    "t": tick.ts_ns // 1_000_000,
+                }
+            )
+
+    def _price(self, sym: _Symbol, name: str, price: float, size: float, ts: int) -> None:
+        """One price point into the symbol's candles (a trade, or a venue price with ``size`` 0)."""
         sym.last = price
-        sym.trades += 1
         sym.rev += 1
+        sym.sample(price)
         if ts > self._newest_ns:
             self._newest_ns = ts
         bar = self.aggregator.add(name, price, size, ts)
         if bar is not None:
             sym.live[bar.start_ns // _NS] = _candle(bar, sym.rev)
-        self._tape_row({"kind": "T", "sym": name, "price": price, "size": size, "t": ts // 1_000_000})
 
-    def _quote(self, ev: Event, bid: float, ask: Any) -> None:
-        name = getattr(ev, "symbol", None) or getattr(ev, "pair", None)
-        ts = getattr(ev, "time_ns", None)
-        if not isinstance(name, str) or not isinstance(ts, int) or not isinstance(ask, int | float):
+    def _book(self, sym: _Symbol, tick: Tick) -> None:
+        depth = self.ladder_depth
+        bids, asks = tick.bids[:depth], tick.asks[:depth]
+        if sym.book_rev and bids == sym.bids and asks == sym.asks:
             return
-        sym = self.symbol(name)
-        if sym.bid == bid and sym.ask == ask:
-            return  # the tape shows quote changes only
-        sym.bid, sym.ask = bid, float(ask)
+        sym.bids, sym.asks = bids, asks
         sym.rev += 1
-        self._tape_row({"kind": "Q", "sym": name, "bid": bid, "ask": float(ask), "t": ts // 1_000_000})
+        sym.book_rev = sym.rev
+        if sym.samples < _PRECISION_SAMPLES:
+            for level in bids + asks:
+                sym.sample(level[0])
+        if tick.ts_ns > self._newest_ns:
+            self._newest_ns = tick.ts_ns
 
     def _tape_row(self, row: dict[str, Any]) -> None:
         self._tape_seq += 1
@@ -275,13 +372,18 @@ class DashboardState:
                 continue
             candles = sym.changed_since(cursor.revs.get(name, -1))
             cursor.revs[name] = sym.rev
-            symbols[name] = {
+            entry: dict[str, Any] = {
                 "candles": candles,
                 "last": sym.last,
                 "bid": sym.bid,
                 "ask": sym.ask,
                 "trades": sym.trades,
+                "decimals": sym.decimals,
             }
+            if sym.book_rev and cursor.book_revs.get(name) != sym.book_rev:
+                cursor.book_revs[name] = sym.book_rev
+                entry["book"] = {"bids": sym.bids, "asks": sym.asks}
+            symbols[name] = entry
         tape = _coalesce_quotes([row for row in self.tape if row["seq"] > cursor.tape_seq])[-max_tape:]
         if self.tape:
             cursor.tape_seq = self._tape_seq

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tickwire.journal.format import FRAME, META
+from tickwire.journal.load import journal_provider, load_journal
 from tickwire.journal.reader import (
     JournalError,
     Record,
@@ -25,6 +26,8 @@ __all__ = [
     "SegmentReport",
     "VerifyReport",
     "journal_meta",
+    "journal_provider",
+    "load_journal",
     "read_records",
     "repair_tail",
     "verify",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import msgspec
 
+from tickwire.errors import JournalError
 from tickwire.journal.format import FILE_HEADER, FRAME, HEADER, MAGIC, MAX_RECORD, META, segments
 
 __all__ = [
@@ -39,10 +40,6 @@ log = logging.getLogger("tickwire.journal")
 _CRC = zlib.crc32
 _HLEN = HEADER.size
 _FLEN = FILE_HEADER.size
-
-
-class JournalError(Exception):
-    """A journal that cannot be read at all (not a journal, unsupported version)."""
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):

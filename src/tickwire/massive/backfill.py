@@ -31,6 +31,7 @@ A failed backfill (401/403, network) yields ``Backfilled(error=...)``; the strea
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import ssl
 import time
@@ -42,6 +43,7 @@ from tickwire.credentials import Secret
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import ControlEvent, Event, Reconnected
 from tickwire.massive.models import EquityAgg, EquityAggMin
+from tickwire.massive.rest.client import DEFAULT_BASE_URL, AsyncRestClient
 
 __all__ = [
     "BackfillConfig",
@@ -301,11 +303,9 @@ def make_gap_filler(
                 "backfill needs the REST endpoint of this stream: pass rest_url= (e.g. sim.rest_url)"
             )
         return None
-    try:
-        from tickwire.massive.rest.client import DEFAULT_BASE_URL, AsyncRestClient
-    except ImportError:
+    if importlib.util.find_spec("httpx") is None:  # the REST client's optional dependency
         if explicit:
-            raise ConfigError("backfill needs httpx: pip install 'tickwire[rest]'") from None
+            raise ConfigError("backfill needs httpx: pip install 'tickwire[rest]'")
         return None
     base = rest_url or DEFAULT_BASE_URL
 

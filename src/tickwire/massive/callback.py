@@ -1,35 +1,32 @@
-"""``StreamClient``: seed 001's callback API, run by the core's asyncio driver on background threads.
+"""``StreamClient``: seed 001's callback API, an adapter over the engine's thread runner.
 
 Theory of operation
 -------------------
 The client wraps one :class:`~tickwire.massive.client.AsyncStreamClient` (session, driver, bounded queue:
-there is no second protocol implementation). :meth:`StreamClient.start_stream_thread` starts two
-threads and returns once the first has its event loop running:
+there is no second protocol implementation) and runs it with a
+:class:`~tickwire.stream.thread_runner.ThreadRunner`: ``tickwire-io`` runs the connection on a private
+asyncio loop (pings never wait on user code, and it works inside Jupyter's running loop), and
+``tickwire-dispatch`` calls the handlers. This module only turns queued items into seed 001's callbacks:
 
-* ``tickwire-io`` runs a private asyncio loop (never the caller's, so it works inside Jupyter's
-  running loop) with the driver: connect, auth, subscriptions, pings, reconnects with backoff and
-  exact resubscribe. No user code runs there, so a slow handler never delays pings.
-* ``tickwire-dispatch`` takes what the reader queued (a batch of frames per hand-off) and calls the
-  handlers. With ``messages="raw"`` (the seed's default) each data frame is passed undecoded, as a
-  ``str``; with ``messages="events"``, each typed event (decoded on this thread, not the reader's).
+* with ``messages="raw"`` (the seed's default) each frame reaches ``on_message`` as the ``str`` the
+  server sent: data frames undecoded, and frames the session read (statuses) as received too, never
+  re-encoded; with ``messages="events"``, each typed event (decoded on the dispatch thread).
+* Control events become callbacks: ``on_status(ws, event)`` if given, else ``on_error(ws,
+  StreamWarning)`` for a disconnect, a reconnect (its gap), dropped events, a malformed frame or a
+  rejected subscription. A handler that raises is reported through ``on_error``; the stream goes on.
+* ``on_close(ws, code, message)`` runs exactly once, when the stream ends for good (``close_stream``,
+  a rejected key, ``max_reconnects`` exhausted).
 
-Control events become callbacks: ``on_status(ws, event)`` if given, else ``on_error(ws,
-StreamWarning)`` for a disconnect, a reconnect (its gap), dropped events, a malformed frame or a
-rejected subscription. A handler that raises is reported through ``on_error``; the stream goes on.
-``on_close(ws, code, message)`` runs exactly once, when the stream ends for good (``close_stream``,
-a rejected key, ``max_reconnects`` exhausted). Subscribing works from any thread, before or after
-the start: calls are validated on the caller's thread and applied on the loop; the session sends
-them once authenticated and again after every reconnect.
+Subscribing works from any thread, before or after the start: calls are validated and applied on the
+loop's thread (where the session lives) and their errors raised to the caller; the session sends them
+once authenticated and again after every reconnect.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterable
 from enum import Enum
 from types import TracebackType
@@ -64,15 +61,14 @@ from tickwire.massive.polygon_compat import (
     service_channels,
 )
 from tickwire.stream.metrics import MetricsSnapshot
-from tickwire.stream.queue import Item
+from tickwire.stream.queue import FrameEvents, Item
+from tickwire.stream.thread_runner import ThreadRunner
 
 __all__ = ["MessageMode", "StreamClient"]
 
 log = logging.getLogger("tickwire.callback")
 
 MessageMode = Literal["raw", "events"]
-_HAND_OFF = 1024
-"""Most queued items the dispatcher takes per hand-off from the loop."""
 
 
 def _positional_count(fn: Callable[..., Any]) -> int | None:
@@ -224,26 +220,12 @@ class StreamClient(ServiceMethods):
             if not tw.handlers and not logging.getLogger().handlers:
                 tw.addHandler(logging.StreamHandler())
         self._utf8_errors = "replace"
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._io: threading.Thread | None = None
-        self._dispatcher: threading.Thread | None = None
-        self._loop_ready = threading.Event()
-        self._ended = threading.Event()
-        self._dispatch_done: asyncio.Event | None = None
-        self._close_requested = False
-        self._close_reported = False
+        deliver = self._deliver_events_of if messages == "events" else self._deliver_raw
+        self._runner = ThreadRunner(self.client, deliver, self._finish)
 
     def __repr__(self) -> str:
-        if self._ended.is_set():
-            state = "closed"
-        elif self._close_requested:
-            state = "closing"
-        else:
-            state = "running" if self._io is not None else "not started"
-        return (
-            f"StreamClient(url={self.client.driver.session_url_safe!r}, {state}, messages={self.messages!r})"
-        )
+        state = {"ended": "closed", "stopping": "closing"}.get(self._runner.state, self._runner.state)
+        return f"StreamClient(url={self.client.safe_url!r}, {state}, messages={self.messages!r})"
 
     def __enter__(self) -> Self:
         return self
@@ -271,61 +253,33 @@ class StreamClient(ServiceMethods):
         not daemons (a script keeps streaming until ``close_stream``, as with the seed's client) unless
         ``daemon=True``.
         """
-        with self._lock:
-            if self._close_requested:
-                raise TickwireError("this stream was closed; create a new StreamClient")
-            if self._io is not None:
-                log.warning("start_stream_thread called twice; the stream is already running")
-                return
-            cfg = self.client.driver.config
-            cfg.ping_interval = float(ping_interval) if ping_interval else None
-            cfg.ping_timeout = float(ping_timeout)
-            cfg.ping_payload = ping_payload.encode() if isinstance(ping_payload, str) else bytes(ping_payload)
-            self._utf8_errors = "replace" if skip_utf8_validation else "strict"
-            self._io = threading.Thread(target=self._run_io, name="tickwire-io", daemon=True)
-            self._io.start()
-            self._loop_ready.wait()
-            self._dispatcher = threading.Thread(
-                target=self._run_dispatch, name="tickwire-dispatch", daemon=daemon
-            )
-            self._dispatcher.start()
+        if self._runner.stopping:
+            raise TickwireError("this stream was closed; create a new StreamClient")
+        if self._runner.started:
+            log.warning("start_stream_thread called twice; the stream is already running")
+            return
+        payload = ping_payload.encode() if isinstance(ping_payload, str) else bytes(ping_payload)
+        self.client.config.set_keepalive(ping_interval or None, ping_timeout, payload)
+        self._utf8_errors = "replace" if skip_utf8_validation else "strict"
+        if not self._runner.start(daemon=daemon):
+            log.warning("start_stream_thread called twice; the stream is already running")
 
     def close_stream(self, *_args: Any, timeout: float = 10.0, **_kwargs: Any) -> None:
         """Close the connection and stop the threads: graceful, idempotent, callable from any thread
         (from a handler it returns at once and the stream ends after the handler). No message is
         delivered after it; ``on_close`` runs once."""
-        with self._lock:
-            first = not self._close_requested
-            self._close_requested = True
-            loop, io, dispatcher = self._loop, self._io, self._dispatcher
-        if io is None:  # never started: nothing to close
-            self._ended.set()
-            return
-        if first and loop is not None:
-            closing = self.client.close()
-            try:
-                asyncio.run_coroutine_threadsafe(closing, loop)
-            except RuntimeError:  # the loop already ended (a fatal error closed the stream)
-                closing.close()  # never run: say so, or Python warns it was "never awaited"
-        me = threading.current_thread()
-        if me is dispatcher or me is io:
-            return
-        if dispatcher is not None:
-            dispatcher.join(timeout)
-        io.join(timeout)
-        if io.is_alive():
-            log.warning("the stream thread did not end within %.1f s", timeout)
+        self._runner.stop(timeout)
 
     close = close_stream  # websocket-client's name: handlers may call ws.close()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the stream has ended (closed or a fatal error); False on timeout."""
-        return self._ended.wait(timeout)
+        return self._runner.wait(timeout)
 
     @property
     def is_alive(self) -> bool:
         """Whether the stream threads run (started and not ended)."""
-        return self._io is not None and not self._ended.is_set()
+        return self._runner.is_alive
 
     # -- subscriptions ----------------------------------------------------------------
 
@@ -345,23 +299,19 @@ class StreamClient(ServiceMethods):
         return self.client.subscriptions
 
     def _apply(self, action: Action, channels: Iterable[str], uppercase: bool | None) -> None:
-        """Validate here (errors reach the caller), apply on the loop (the session is not thread-safe)."""
-        session = self.client.session
-        op = session.subscribe if action == "subscribe" else session.unsubscribe
+        """Validate and apply on the loop's thread (the session is not thread-safe); errors reach
+        the caller."""
+        client = self.client
+        op = client.session.subscribe if action == "subscribe" else client.session.unsubscribe
         chans = list(channels)
-        with self._lock:
-            if self._close_requested:
-                raise TickwireError(f"cannot {action}: the stream is closed")
-            loop = self._loop
-            if loop is None:  # not started: the session sends them once authenticated
-                op(*chans, uppercase=uppercase)
-                return
 
-        async def apply() -> None:
+        def apply() -> None:
             op(*chans, uppercase=uppercase)
-            self.client.driver.flush()
+            client.flush()  # not connected yet: the session sends them once authenticated
 
-        asyncio.run_coroutine_threadsafe(apply(), loop).result(timeout=30)
+        if self._runner.stopping or self._runner.state == "ended":
+            raise TickwireError(f"cannot {action}: the stream is closed")
+        self._runner.call(apply)  # raises TickwireError too if the stream ends meanwhile
 
     # -- observability ----------------------------------------------------------------
 
@@ -369,115 +319,52 @@ class StreamClient(ServiceMethods):
         """Events, bytes, reconnects, drops, lag (see :meth:`AsyncStreamClient.metrics`)."""
         return self.client.metrics()
 
-    # -- the I/O thread ----------------------------------------------------------------
-
-    def _run_io(self) -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._io_main(loop))
-        except BaseException:  # never lose why the thread died
-            log.exception("the stream's I/O thread failed")
-            self._loop_ready.set()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _io_main(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._dispatch_done = asyncio.Event()
-        self._loop = loop
-        try:
-            await self.client.start()
-        finally:
-            self._loop_ready.set()
-        try:
-            await self.client.wait_closed()
-        except Exception:  # fatal (bad key, max_reconnects): the dispatcher reports driver.error
-            pass
-        await self._dispatch_done.wait()
-
-    async def _take(self) -> list[Item] | None:
-        """The next queued items (at least one), or None once the stream has ended."""
-        queue = self.client.queue
-        while True:
-            items = queue.drain_raw(_HAND_OFF)
-            if items:
-                return items
-            if not await queue.wait():
-                return None
-
-    # -- the dispatch thread -----------------------------------------------------------
-
-    def _run_dispatch(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        try:
-            while not self._close_requested:
-                try:
-                    items = asyncio.run_coroutine_threadsafe(self._take(), loop).result()
-                except (RuntimeError, concurrent.futures.CancelledError):
-                    break  # the loop is gone
-                if items is None:
-                    break
-                for item in items:
-                    if self._close_requested:
-                        break
-                    self._deliver(item)
-        finally:
-            self._finish()
-            done = self._dispatch_done
-            if done is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(done.set)
+    # -- the dispatch thread (called by the runner) ---------------------------------------
 
     def _finish(self) -> None:
-        """The stream has ended: report a fatal error, then ``on_close`` (once)."""
-        error = self.client.driver.error
+        """The stream has ended: report a fatal error, then ``on_close`` (the runner calls this once)."""
+        error = self.client.error
         code, reason = 1000, "closed by client"
-        if error is not None and not self._close_requested:
+        if error is not None and not self._runner.stopping:
             self._report(error)
             code, reason = (1008 if isinstance(error, AuthError) else 1011), str(error)
-        if not self._close_reported:
-            self._close_reported = True
-            try:
-                self._on_close(self, code, reason)
-            except Exception:
-                log.exception("the on_close handler failed")
-        self._ended.set()
+        try:
+            self._on_close(self, code, reason)
+        except Exception:
+            log.exception("the on_close handler failed")
 
-    def _deliver(self, item: Item) -> None:
-        m = self.client.metrics_counters
-        if type(item) is bytes:
-            if self.messages == "raw":
-                m.events += self.client.queue.count_events(item)
-                try:
-                    text = item.decode("utf-8", self._utf8_errors)
-                except UnicodeDecodeError as exc:
-                    self._report(exc)
-                    return
-                self._message(text)
-                return
-            queue = self.client.queue
-            try:
-                events = queue.decode_fast(item)
-            except Exception:
-                events = queue.decode(item)
-            m.events += len(events)
-            self._deliver_events(events)
+    def _deliver_events_of(self, item: Item) -> None:
+        """Typed mode: the item's events (a raw frame is decoded here, on the dispatch thread)."""
+        self._deliver_events(self.client.decode_item(item))
+
+    def _deliver_raw(self, item: Item) -> None:
+        """Raw mode: every frame as the server sent it; the engine's control events to callbacks."""
+        client = self.client
+        if type(item) is bytes:  # a data frame, passed on as received
+            client.mark_delivered(client.count_events(item))
+            self._pass_frame(item)
             return
         assert isinstance(item, list)
-        m.events += len(item)
-        if self.messages == "events":
-            self._deliver_events(item)
+        client.mark_delivered(len(item))
+        if isinstance(item, FrameEvents):  # a frame the session read: as received, then what it meant
+            self._pass_frame(item.frame)
+            for ev in item:
+                if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent | DecodeError):
+                    self._control(ev)  # Connected, SubscriptionRejected...: the frame has the rest
             return
-        wire: list[bytes] = []  # raw mode: data and statuses the session decoded go out as JSON again
-        for ev in item:
-            if isinstance(ev, RawEvent):
-                wire.append(ev.data)
-            elif isinstance(ev, ControlEvent):
-                self._flush_wire(wire)
+        for ev in item:  # events with no frame behind them: the engine's control events
+            if isinstance(ev, ControlEvent):
                 self._control(ev)
             else:
-                wire.append(encode(ev))
-        self._flush_wire(wire)
+                self._message(f"[{encode(ev).decode('utf-8', 'replace')}]")
+
+    def _pass_frame(self, frame: bytes) -> None:
+        try:
+            text = frame.decode("utf-8", self._utf8_errors)
+        except UnicodeDecodeError as exc:
+            self._report(exc)
+            return
+        self._message(text)
 
     def _deliver_events(self, events: list[Event]) -> None:
         """Typed mode: control events to their callbacks, the rest (unknown types included) to on_message."""
@@ -486,11 +373,6 @@ class StreamClient(ServiceMethods):
                 self._control(ev)
             else:
                 self._message(ev)
-
-    def _flush_wire(self, wire: list[bytes]) -> None:
-        if wire:
-            self._message((b"[" + b",".join(wire) + b"]").decode("utf-8", "replace"))
-            wire.clear()
 
     def _message(self, msg: str | Event) -> None:
         try:

@@ -16,11 +16,11 @@ import os
 import ssl
 from collections.abc import Callable, Iterable
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from tickwire.backoff import Backoff
 from tickwire.credentials import Secret, resolve_secret
 from tickwire.errors import ConfigError
+from tickwire.massive.backfill import BackfillConfig, make_gap_filler
 from tickwire.massive.enums import Feed, Market, feed_host, parse_market
 from tickwire.massive.polygon_compat import (
     Action,
@@ -34,9 +34,6 @@ from tickwire.massive.session import MassiveSession
 from tickwire.stream.consumer import Handler, StreamConsumer
 from tickwire.stream.driver import DriverConfig, FrameTap, url_source
 from tickwire.stream.queue import OverflowPolicy
-
-if TYPE_CHECKING:
-    from tickwire.massive.backfill import BackfillConfig
 
 __all__ = ["API_KEY_ENV_VARS", "STREAM_URL_ENV", "AsyncStreamClient", "Handler", "build_url"]
 
@@ -146,16 +143,13 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
             ),
             queue_size=queue_size,
             overflow=overflow,
-            decode=self.session.decode,
+            decode=self.session.decoder.decode,
             decode_fast=self.session.decoder.decode_fast,
+            count_events=self.session.count_events,
             frame_tap=frame_tap,
         )
         if subscriptions:
             self.session.subscribe(*subscriptions)
-        from tickwire.massive.backfill import (
-            make_gap_filler,  # REST gap repair after reconnects (rest/backfill.py)
-        )
-
         self._gap_filler = make_gap_filler(
             key=key,
             market=self.market.value,
@@ -166,7 +160,7 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
             ssl_context=ssl_context,
             ca_file=ca_file,
         )
-        if self._gap_filler is not None:  # inserts backfilled bars after a Reconnected
+        if self._gap_filler is not None:  # REST gap repair: backfilled bars after a Reconnected
             self._batch_filter = self._gap_filler.process
 
     @property
@@ -176,22 +170,22 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._task else "idle")
-        return f"AsyncStreamClient(url={self.driver.session_url_safe!r}, {state}, {self.session!r})"
+        return f"AsyncStreamClient(url={self.safe_url!r}, {state}, {self.session!r})"
 
     # -- subscriptions ----------------------------------------------------------------
 
     async def subscribe(self, *channels: str) -> None:
         """Subscribe (``"T.AAPL"``, ``"AM.*"``, or ``"T.AAPL,Q.AAPL"``); remembered across reconnects."""
         self.session.subscribe(*channels)
-        self.driver.flush()
+        self.flush()
 
     async def unsubscribe(self, *channels: str) -> None:
         self.session.unsubscribe(*channels)
-        self.driver.flush()
+        self.flush()
 
     async def unsubscribe_all(self) -> None:
         self.session.unsubscribe_all()
-        self.driver.flush()
+        self.flush()
 
     # -- the ``polygon`` package's service API (subscribe_stock_trades & co., service_api.py) ----
 
@@ -210,7 +204,7 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
             self.session.subscribe(*chans, uppercase=False)
         else:
             self.session.unsubscribe(*chans, uppercase=False)
-        self.driver.flush()
+        self.flush()
 
     async def change_handler(self, service_prefix: str | Enum, handler_function: Handler) -> None:
         """Make ``handler_function`` the one handler of an event type (``StreamServicePrefix.STOCK_TRADES``

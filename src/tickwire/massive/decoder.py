@@ -42,8 +42,8 @@ import msgspec
 import msgspec.inspect as mi
 
 from tickwire.events import DecodeError, Event, RawEvent, Status
+from tickwire.massive.catalog import event_map
 from tickwire.massive.enums import Market, parse_market
-from tickwire.massive.models import event_map
 
 __all__ = ["MAX_ERROR_DATA", "MassiveDecoder", "encode"]
 

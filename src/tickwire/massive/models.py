@@ -9,8 +9,9 @@ A msgspec tag (the wire ``ev``) belongs to one class, so where the official clie
 one model for several ``ev`` values there is a subclass per value: ``EquityAggMin``
 (``AM``) is an ``EquityAgg`` (``A``); ``ForexAgg``, ``CryptoAgg``... derive from ``CurrencyAgg``.
 The same ``ev`` means different things on different clusters (``A`` is an equity,
-index or futures aggregate); :data:`MARKET_EVENT_MAP` says which class serves which
-``(cluster, ev)``, and the decoder builds one tagged union per cluster from it.
+index or futures aggregate); the channel catalogue (:mod:`tickwire.massive.catalog`) says
+which class serves which ``(cluster, ev)``, and the decoder builds one tagged union per
+cluster from it.
 
 Timestamps are kept exactly as sent (the wire mixes ms, µs and ns); ``time_ns`` and
 ``datetime`` normalise them on access, inferring the unit from the magnitude.
@@ -25,10 +26,8 @@ from typing import ClassVar
 import msgspec
 
 from tickwire.events import Event, timestamp_to_ns
-from tickwire.massive.enums import Market, parse_market
 
 __all__ = [
-    "MARKET_EVENT_MAP",
     "CryptoAgg",
     "CryptoAggSec",
     "CryptoQuote",
@@ -54,7 +53,6 @@ __all__ = [
     "Level2Book",
     "LimitUpLimitDown",
     "MassiveEvent",
-    "event_map",
 ]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -440,64 +438,3 @@ class FuturesAgg(_SymEvent, tag="A", kw_only=True):
 
 class FuturesAggMin(FuturesAgg, tag="AM", kw_only=True):
     """``AM`` on a futures cluster: a per-minute futures aggregate."""
-
-
-# --- (cluster, ev) -> class -----------------------------------------------------------
-
-_FUTURES: dict[str, type[MassiveEvent]] = {
-    "T": FuturesTrade,
-    "Q": FuturesQuote,
-    "A": FuturesAgg,
-    "AM": FuturesAggMin,
-}
-
-MARKET_EVENT_MAP: dict[str, dict[str, type[MassiveEvent]]] = {
-    "stocks": {
-        "A": EquityAgg,
-        "AM": EquityAggMin,
-        "T": EquityTrade,
-        "Q": EquityQuote,
-        "LULD": LimitUpLimitDown,
-        "NOI": Imbalance,
-        "FMV": FairMarketValue,
-        "LV": LaunchpadValue,
-    },
-    "options": {
-        "A": EquityAgg,
-        "AM": EquityAggMin,
-        "T": EquityTrade,
-        "Q": EquityQuote,
-        "FMV": FairMarketValue,
-        "LV": LaunchpadValue,
-    },
-    "indices": {
-        "A": IndexAgg,
-        "AM": IndexAggMin,
-        "V": IndexValue,
-    },
-    "futures": _FUTURES,
-    "crypto": {
-        "XT": CryptoTrade,
-        "XQ": CryptoQuote,
-        "XA": CryptoAgg,
-        "XAS": CryptoAggSec,
-        "XL2": Level2Book,
-        "FMV": FairMarketValue,
-        "LV": LaunchpadValue,
-        "AM": EquityAggMin,
-    },
-    "forex": {
-        "C": ForexQuote,
-        "CA": ForexAgg,
-        "CAS": ForexAggSec,
-        "FMV": FairMarketValue,
-        "LV": LaunchpadValue,
-        "AM": EquityAggMin,
-    },
-}
-"""Cluster family (``Market.base``) → wire ``ev`` → model class; every futures path is ``"futures"``."""
-
-
-def event_map(market: Market | str) -> dict[str, type[MassiveEvent]]:
-    """The ``ev`` → class map of a cluster (``"stocks"``, ``Market.FuturesCME``...)."""
-    return MARKET_EVENT_MAP[parse_market(market).base]

@@ -25,7 +25,10 @@ Server statuses drive the rest, and each is also delivered to the user as a
 
 Timers (all from the ``now`` passed in): the connect+auth deadline, and the data
 staleness watchdog, which counts only data events (status frames and pings do not
-reset it), and only while something is subscribed.
+reset it), and only while something is subscribed. The connection bookkeeping, the
+watchdog, the outbox and the ``Connected``/``Reconnected`` events are
+:class:`~tickwire.stream.session_base.SessionBase`'s; this module adds the protocol.
+An upgrade refused with 401/403 is fatal, 429 waits ``rate_limit_cooldown``.
 
 Hot path: a frame without the bytes ``status`` while streaming goes straight from the
 decoder to the caller; statuses are looked for only in frames that contain them.
@@ -39,11 +42,12 @@ from enum import Enum
 import msgspec
 
 from tickwire.credentials import Secret
-from tickwire.errors import AuthError, TickwireError
-from tickwire.events import Connected, Event, Reconnected, Status, SubscriptionRejected
+from tickwire.errors import AuthError
+from tickwire.events import Event, Status, SubscriptionRejected
 from tickwire.massive.channels import normalize_channels
 from tickwire.massive.decoder import MassiveDecoder
 from tickwire.massive.enums import Market, parse_market
+from tickwire.stream.session_base import SessionBase
 from tickwire.stream.subscriptions import SubscriptionSet
 
 __all__ = ["MassiveSession", "State"]
@@ -69,8 +73,15 @@ class State(Enum):
     CLOSED = "closed"
 
 
-class MassiveSession:
+class MassiveSession(SessionBase):
     """Sans-I/O Massive session: auth, subscriptions, statuses, timers. See the module docstring."""
+
+    #: Every control frame (a status) holds these bytes; data frames without them skip ``receive``.
+    control_marker = b"status"
+    #: One byte of the marker that no Massive data key holds (keys and tickers are ``sym``, ``bp``,
+    #: ``MSFT``...; a lowercase ``u`` only comes with statuses): a memchr rules most frames out
+    #: ~15x faster than searching for the marker (0.13 vs 1.9 µs for a 5 KB frame).
+    control_probe = b"u"
 
     def __init__(
         self,
@@ -83,105 +94,44 @@ class MassiveSession:
         uppercase: bool = True,
         rate_limit_cooldown: float = 5.0,
     ) -> None:
+        super().__init__(stale_timeout=stale_timeout, rate_limit_cooldown=rate_limit_cooldown)
         self.market = parse_market(market)
         self._key = api_key
         self.auth_timeout = auth_timeout
         self.max_connections_cooldown = max_connections_cooldown
-        self.rate_limit_cooldown = rate_limit_cooldown
-        self.stale_timeout = stale_timeout
         self.uppercase = uppercase
         self.decoder = MassiveDecoder(self.market)
-        #: Every control frame (a status) holds these bytes; data frames without them skip ``receive``.
-        self.control_marker = b"status"
-        #: One byte of the marker that no Massive data key holds (keys and tickers are ``sym``, ``bp``,
-        #: ``MSFT``...; a lowercase ``u`` only comes with statuses): a memchr rules most frames out
-        #: ~15x faster than searching for the marker (0.13 vs 1.9 µs for a 5 KB frame).
-        self.control_probe = b"u"
         self.subscriptions = SubscriptionSet()
-        #: While True, frames without :attr:`control_marker` are data: the driver queues them raw.
-        self.passthrough = False
         self._state = State.IDLE
-        self.epoch = 0
-        self.url = ""
-        self.attempt = 0
-        self.disconnect_reason: str | None = None
-        self.close_requested = False
-        self.fatal: TickwireError | None = None
-        self.retry_floor = 0.0
-        self.last_data_at = 0.0
-        self.streaming_since = 0.0
-        self.gap_start: float | None = None  # set when a streaming connection is lost
         self._auth_deadline: float | None = None
-        #: Frames waiting to be sent; the driver checks it after each frame (cheap) and drains it.
-        self.outbox: list[bytes] = []
 
-    # -- the driver's side ------------------------------------------------------------
-
-    @property
-    def streaming(self) -> bool:
-        return self.state is State.STREAMING
-
-    def handshake_headers(self, now: float) -> dict[str, str]:
-        return {}
+    # -- the driver's side (the rest is SessionBase's) --------------------------------
 
     def connection_made(self, now: float, url: str, attempt: int) -> None:
-        self.epoch += 1
-        self.url = url
-        self.attempt = attempt
+        super().connection_made(now, url, attempt)
         self.state = State.CONNECTING
-        self.disconnect_reason = None
-        self.close_requested = False
-        self.retry_floor = 0.0
         self.subscriptions.reset_connection()
-        self.outbox.clear()
         self._auth_deadline = now + self.auth_timeout
 
     def connection_lost(self, now: float) -> None:
-        if self.state is State.STREAMING and self.gap_start is None:
-            self.gap_start = now
+        super().connection_lost(now)
         self.state = State.CLOSED
         self._auth_deadline = None
-        self.outbox.clear()
 
     def handshake_failed(self, status: int | None, now: float) -> None:
+        super().handshake_failed(status, now)
         self.state = State.CLOSED
-        if status in (401, 403):
-            self.fatal = AuthError(
-                f"the {self.market.value} stream refused the connection with HTTP {status}. "
-                + _AUTH_HINT.format(market=self.market.value)
-            )
-        elif status == 429:
-            self.retry_floor = max(self.retry_floor, self.rate_limit_cooldown)
-
-    def data_to_send(self) -> list[bytes]:
-        out, self.outbox = self.outbox, []
-        return out
 
     def next_deadline(self) -> float | None:
         if self._auth_deadline is not None:
             return self._auth_deadline
-        if self.state is State.STREAMING and self.stale_timeout is not None and self.subscriptions.desired:
-            return max(self.last_data_at, self.streaming_since) + self.stale_timeout
-        return None
+        return super().next_deadline()
 
     def tick(self, now: float) -> list[Event]:
-        if self.close_requested:
-            return []
-        if self._auth_deadline is not None and now >= self._auth_deadline:
+        if self._auth_deadline is not None and now >= self._auth_deadline and not self.close_requested:
             self._auth_deadline = None
-            self._request_close("auth_timeout" if self.state is State.AUTHENTICATING else "connect_timeout")
-            return []
-        if (
-            self.state is State.STREAMING
-            and self.stale_timeout is not None
-            and self.subscriptions.desired
-            and now - max(self.last_data_at, self.streaming_since) >= self.stale_timeout
-        ):
-            log.warning(
-                "no data on the %s stream for %.1f s: reconnecting", self.market.value, self.stale_timeout
-            )
-            self._request_close("stale")
-        return []
+            self.request_close("auth_timeout" if self.state is State.AUTHENTICATING else "connect_timeout")
+        return super().tick(now)
 
     def receive(self, frame: bytes, now: float) -> list[Event] | None:
         """Read one frame. ``None`` means a plain data frame: queue it raw and :meth:`decode` it later."""
@@ -194,14 +144,14 @@ class MassiveSession:
         """Decode a data frame (on the consumer's side). Never raises."""
         return self.decoder.decode(frame)
 
+    def decode_fast(self, frame: bytes) -> list[Event]:
+        """The typed fast path of :meth:`decode`; may raise (then :meth:`decode` handles the frame)."""
+        return self.decoder.decode_fast(frame)
+
     @staticmethod
     def count_events(frame: bytes) -> int:
         """Events in a raw data frame: every element of the JSON array has one ``"ev"`` key."""
         return frame.count(b'"ev"')
-
-    def decode_fast(self, frame: bytes) -> list[Event]:
-        """The typed fast path of :meth:`decode`; may raise (then :meth:`decode` handles the frame)."""
-        return self.decoder.decode_fast(frame)
 
     @property
     def state(self) -> State:
@@ -210,12 +160,20 @@ class MassiveSession:
     @state.setter
     def state(self, value: State) -> None:
         self._state = value
-        # kept as a plain attribute: the driver reads it for every frame
-        self.passthrough = value is State.STREAMING
+        self._set_streaming(value is State.STREAMING)
 
-    def data_seen(self, now: float) -> None:
-        """The driver saw data frames (passed through raw) since its last call."""
-        self.last_data_at = now
+    def _watching(self) -> bool:
+        """Silence counts only while something is subscribed (an idle stream sends nothing)."""
+        return bool(self.subscriptions.desired)
+
+    def _describe(self) -> str:
+        return f"the {self.market.value} stream"
+
+    def _refusal_message(self, status: int, body: str) -> str:
+        return (
+            f"the {self.market.value} stream refused the connection with HTTP {status}. "
+            + _AUTH_HINT.format(market=self.market.value)
+        )
 
     # -- the user's side --------------------------------------------------------------
 
@@ -256,13 +214,8 @@ class MassiveSession:
 
     # -- internals --------------------------------------------------------------------
 
-    def _request_close(self, reason: str) -> None:
-        if self.disconnect_reason is None:
-            self.disconnect_reason = reason
-        self.close_requested = True
-
     def _send(self, obj: dict[str, str]) -> None:
-        self.outbox.append(_ENCODER.encode(obj))
+        self._send_frame(_ENCODER.encode(obj))
 
     def _flush_subscriptions(self) -> None:
         if self.state is not State.STREAMING:
@@ -312,10 +265,10 @@ class MassiveSession:
                 f"authentication failed on the {self.market.value} stream: {message or status}. "
                 + _AUTH_HINT.format(market=self.market.value)
             )
-            self._request_close("auth_failed")
+            self.request_close("auth_failed")
             return []
         if status == "auth_timeout":
-            self._request_close("auth_timeout")
+            self.request_close("auth_timeout")
             return []
         if status == "max_connections":
             self.retry_floor = self.max_connections_cooldown
@@ -325,11 +278,11 @@ class MassiveSession:
                 self.market.value,
                 self.max_connections_cooldown,
             )
-            self._request_close("max_connections")
+            self.request_close("max_connections")
             return []
         if status in ("slow_consumer", "force_disconnect"):
             log.warning("%s on the %s stream: %s", status, self.market.value, message)
-            self._request_close(status)
+            self.request_close(status)
             return []
         if status == "auth_required":
             # A request beat the auth reply; it is re-sent once authenticated.
@@ -342,24 +295,11 @@ class MassiveSession:
         return []
 
     def _on_authenticated(self, now: float) -> list[Event]:
-        self.state = State.STREAMING
         self._auth_deadline = None
-        self.streaming_since = now
+        self.state = State.STREAMING
         self.subscriptions.reset_connection()
         self._flush_subscriptions()
-        events: list[Event] = [Connected(url=self.url, epoch=self.epoch, at=now)]
-        if self.gap_start is not None:
-            events.append(
-                Reconnected(
-                    gap_start=self.gap_start,
-                    gap_end=now,
-                    attempts=self.attempt,
-                    epoch=self.epoch,
-                    resubscribed=list(self.subscriptions.desired),
-                )
-            )
-            self.gap_start = None
-        return events
+        return self._streaming_started(now, list(self.subscriptions.desired))
 
     def _on_ack(self, message: str) -> list[Event]:
         lower = message.lower()

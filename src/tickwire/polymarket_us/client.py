@@ -30,7 +30,7 @@ from tickwire.polymarket_us.enums import Socket, SubscriptionType
 from tickwire.polymarket_us.session import PolymarketSession
 from tickwire.polymarket_us.signing import Credentials
 from tickwire.stream.consumer import StreamConsumer
-from tickwire.stream.driver import DriverConfig, url_source
+from tickwire.stream.driver import DriverConfig, FrameTap, url_source
 from tickwire.stream.queue import OverflowPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "PolymarketClient", "polymarket_url"]
@@ -88,6 +88,7 @@ class PolymarketClient(StreamConsumer):
         dotenv_path: str | os.PathLike[str] | None = ".env",
         keep_books: bool = True,
         responses_debounced: bool | None = None,
+        frame_tap: FrameTap | None = None,
     ) -> None:
         credentials = Credentials.resolve(key_id, secret_key, dotenv_path)
         self.session = PolymarketSession(
@@ -117,7 +118,9 @@ class PolymarketClient(StreamConsumer):
             ),
             queue_size=queue_size,
             overflow=overflow,
-            decode=self.session.decode,
+            decode=self.session.decoder.decode,
+            count_events=self.session.count_events,
+            frame_tap=frame_tap,
         )
 
     @property
@@ -127,7 +130,7 @@ class PolymarketClient(StreamConsumer):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._task else "idle")
-        return f"PolymarketClient(url={self.driver.session_url_safe!r}, {state}, {self.session!r})"
+        return f"PolymarketClient(url={self.safe_url!r}, {state}, {self.session!r})"
 
     # -- subscriptions ----------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class PolymarketClient(StreamConsumer):
         """Subscribe (``"market_data"``, ``"trade"``, ``"order"``...); returns the request id to unsubscribe
         with. More than 100 markets are split into several requests under that id."""
         ids = self.session.subscribe(subscription_type, market_slugs, request_id=request_id)
-        self.driver.flush()
+        self.flush()
         return ids[0]
 
     async def subscribe_market_data(self, *market_slugs: str, request_id: str | None = None) -> str:
@@ -169,17 +172,17 @@ class PolymarketClient(StreamConsumer):
         """Ask for the open orders now (pages of ``OrderSnapshot``, the last with ``eof``); asked again
         automatically after every reconnect."""
         rid = self.session.request_order_snapshot(request_id)
-        self.driver.flush()
+        self.flush()
         return rid
 
     async def unsubscribe(self, request_id: str) -> None:
         if not self.session.unsubscribe(request_id):
             raise ConfigError(f"no subscription with request id {request_id!r}")
-        self.driver.flush()
+        self.flush()
 
     async def unsubscribe_all(self) -> None:
         self.session.unsubscribe_all()
-        self.driver.flush()
+        self.flush()
 
     @property
     def subscriptions(self) -> dict[str, tuple[SubscriptionType, tuple[str, ...]]]:

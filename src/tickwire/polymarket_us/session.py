@@ -23,6 +23,12 @@ fresh ORDER_SNAPSHOT.
 
 Upgrade refusals: 401 and 403 are fatal (:class:`~tickwire.errors.AuthError` saying which
 check failed, as far as the server tells); 429 waits at least ``rate_limit_cooldown``.
+
+The epochs, the outbox, the watchdog (here the heartbeat timeout: heartbeats and data alike
+count) and the ``Connected``/``Reconnected`` events are
+:class:`~tickwire.stream.session_base.SessionBase`'s. Streaming starts inside
+``connection_made``, where no events can be returned: they come from the next ``tick``, which is
+due at once.
 """
 
 from __future__ import annotations
@@ -35,14 +41,15 @@ from dataclasses import dataclass
 
 import msgspec
 
-from tickwire.errors import AuthError, ConfigError, TickwireError
-from tickwire.events import Connected, Event, Reconnected, SubscriptionRejected
+from tickwire.errors import ConfigError
+from tickwire.events import Event, Reconnected, SubscriptionRejected
 from tickwire.polymarket_us.book import Book
 from tickwire.polymarket_us.decoder import PARSE_ERRORS, PolymarketDecoder
 from tickwire.polymarket_us.enums import Socket, SubscriptionType, parse_subscription_type
 from tickwire.polymarket_us.events import ReplayGap
 from tickwire.polymarket_us.signing import Credentials, Signer
 from tickwire.polymarket_us.wire import WireRequest, WireSubscribe, WireUnsubscribe
+from tickwire.stream.session_base import SessionBase
 
 __all__ = ["MAX_SLUGS", "PolymarketSession", "Subscription"]
 
@@ -76,8 +83,13 @@ def _socket(value: Socket | str) -> Socket:
         raise ConfigError(f"socket must be 'markets' or 'private', not {value!r}") from None
 
 
-class PolymarketSession:
+class PolymarketSession(SessionBase):
     """Sans-I/O session of one Polymarket US socket. See the module docstring."""
+
+    #: Frames holding ``"error"`` go through :meth:`receive`; all others are queued raw.
+    control_marker = b'"error"'
+    control_probe = b"r"
+    stale_reason = "heartbeat_timeout"
 
     def __init__(
         self,
@@ -90,53 +102,31 @@ class PolymarketSession:
         keep_books: bool = True,
         resnapshot_orders: bool = True,
     ) -> None:
+        # heartbeats and data alike keep the socket alive: the watchdog is the heartbeat timeout
+        super().__init__(stale_timeout=heartbeat_timeout, rate_limit_cooldown=rate_limit_cooldown)
         self.socket = _socket(socket)
         self.path = self.socket.path
         self.signer = Signer(credentials)
         self.heartbeat_timeout = heartbeat_timeout
-        self.stale_timeout = heartbeat_timeout
-        self.rate_limit_cooldown = rate_limit_cooldown
         self.responses_debounced = responses_debounced
         self.resnapshot_orders = resnapshot_orders
         self.decoder = PolymarketDecoder(keep_books=keep_books)
         self.subscriptions: dict[str, Subscription] = {}
-        #: Frames holding ``"error"`` go through :meth:`receive`; all others are queued raw.
-        self.control_marker = b'"error"'
-        self.control_probe = b"r"
-        self.passthrough = False
-        self.outbox: list[bytes] = []
-        self.epoch = 0
-        self.url = ""
-        self.attempt = 0
-        self.disconnect_reason: str | None = None
-        self.close_requested = False
-        self.fatal: TickwireError | None = None
-        self.retry_floor = 0.0
-        self.streaming_since = 0.0
-        self.last_rx = 0.0
-        self.gap_start: float | None = None
         self.last_signed_at: int | None = None  # ms timestamp of the latest signature
         self.snapshot_wanted = False  # an ORDER_SNAPSHOT was asked for: re-ask after a gap
         # ids of the latest ORDER_SNAPSHOT requests sent, oldest first: one is added per reconnect,
         # so only the last few are kept (a long-lived stream must not grow with its reconnects)
         self.snapshots: deque[str] = deque(maxlen=16)
         self._unsent_snapshots: list[str] = []  # asked for while not connected: sent on connecting
-        self._refusal_body = ""
-        self._pending: list[Event] = []
         self._ids = itertools.count(1)
-        self._streaming = False
 
     def __repr__(self) -> str:
         return (
             f"PolymarketSession(socket={self.socket.value!r}, key_id={self.signer.key_id!r}, "
-            f"streaming={self._streaming}, epoch={self.epoch}, subscriptions={len(self.subscriptions)})"
+            f"streaming={self.streaming}, epoch={self.epoch}, subscriptions={len(self.subscriptions)})"
         )
 
-    # -- the driver's side ------------------------------------------------------------
-
-    @property
-    def streaming(self) -> bool:
-        return self._streaming
+    # -- the driver's side (the rest is SessionBase's) --------------------------------
 
     def handshake_headers(self, now: float) -> dict[str, str]:
         headers = self.signer.headers(now, "GET", self.path)
@@ -144,24 +134,16 @@ class PolymarketSession:
         return headers
 
     def connection_made(self, now: float, url: str, attempt: int) -> None:
-        self.epoch += 1
-        self.url = url
-        self.attempt = attempt
-        self.disconnect_reason = None
-        self.close_requested = False
-        self.retry_floor = 0.0
-        self.outbox.clear()
-        self._streaming = True
-        self.passthrough = True
-        self.streaming_since = now
-        self.last_rx = now
+        """Signed at the upgrade, so streaming at once: resubscribe, and report the gap if any."""
+        super().connection_made(now, url, attempt)
+        events = self._streaming_started(now, list(self.subscriptions))
         for sub in self.subscriptions.values():
             self._send_subscribe(sub)
         queued, self._unsent_snapshots = self._unsent_snapshots, []
         for rid in queued:
             self._send_snapshot(rid)
-        events: list[Event] = [Connected(url=url, epoch=self.epoch, at=now)]
-        if self.gap_start is not None:
+        reconnected = events[-1] if isinstance(events[-1], Reconnected) else None
+        if reconnected is not None:
             snapshot_id = queued[-1] if queued else None
             if (
                 snapshot_id is None
@@ -169,58 +151,24 @@ class PolymarketSession:
                 and (self.snapshot_wanted or self._has(SubscriptionType.ORDER))
             ):
                 snapshot_id = self.request_order_snapshot()
-            events.append(
-                Reconnected(
-                    gap_start=self.gap_start,
-                    gap_end=now,
-                    attempts=attempt,
-                    epoch=self.epoch,
-                    resubscribed=list(self.subscriptions),
-                )
-            )
             streams = sorted(
                 {_NOT_REPLAYED[s.type] for s in self.subscriptions.values() if s.type in _NOT_REPLAYED}
             )
             if streams or snapshot_id is not None:
                 events.append(
                     ReplayGap(
-                        gap_start=self.gap_start,
+                        gap_start=reconnected.gap_start,
                         gap_end=now,
                         streams=streams,
                         snapshot_request_id=snapshot_id,
                     )
                 )
-            self.gap_start = None
-        self._pending.extend(events)
-
-    def connection_lost(self, now: float) -> None:
-        if self._streaming and self.gap_start is None:
-            self.gap_start = now
-        self._streaming = False
-        self.passthrough = False
-        self.outbox.clear()
-
-    def handshake_refused_body(self, body: bytes) -> None:
-        """The body of a refused upgrade (the driver passes it before :meth:`handshake_failed`)."""
-        self._refusal_body = body[:200].decode("utf-8", "replace").strip()
-
-    def handshake_failed(self, status: int | None, now: float) -> None:
-        self._streaming = False
-        self.passthrough = False
-        body, self._refusal_body = self._refusal_body, ""
-        if status in (401, 403):
-            self.fatal = AuthError(self._auth_message(status, body))
-        elif status == 429:
-            self.retry_floor = max(self.retry_floor, self.rate_limit_cooldown)
-            log.warning(
-                "Polymarket US rate-limited the connection (HTTP 429): retrying in %.0f s",
-                self.rate_limit_cooldown,
-            )
+        self._deliver_at_next_tick(events, now)
 
     def receive(self, frame: bytes, now: float) -> list[Event] | None:
         """A frame with ``"error"``: report it (the others are passed through raw)."""
-        self.last_rx = now
-        if not self._streaming or self.control_marker not in frame:
+        self.last_data_at = now
+        if not self.streaming or self.control_marker not in frame:
             return None
         try:
             wf = self.decoder.parse(frame)
@@ -232,6 +180,7 @@ class PolymarketSession:
         return events
 
     def decode(self, frame: bytes) -> list[Event]:
+        """Decode a frame that :meth:`receive` passed through (on the consumer's side). Never raises."""
         return self.decoder.decode(frame)
 
     @staticmethod
@@ -239,37 +188,8 @@ class PolymarketSession:
         """Events in a raw data frame: each frame is one message, a heartbeat none."""
         return 0 if b'"heartbeat"' in frame[:32] else 1
 
-    def decode_fast(self, frame: bytes) -> list[Event]:
-        return self.decoder.decode(frame)
-
-    def data_seen(self, now: float) -> None:
-        self.last_rx = now
-
-    def data_to_send(self) -> list[bytes]:
-        out, self.outbox = self.outbox, []
-        return out
-
-    def next_deadline(self) -> float | None:
-        if self._pending:
-            return self.last_rx
-        if self._streaming and self.heartbeat_timeout is not None:
-            return self.last_rx + self.heartbeat_timeout
-        return None
-
-    def tick(self, now: float) -> list[Event]:
-        out, self._pending = self._pending, []
-        if (
-            self._streaming
-            and not self.close_requested
-            and self.heartbeat_timeout is not None
-            and now - self.last_rx >= self.heartbeat_timeout
-        ):
-            log.warning(
-                "no heartbeat or data on %s for %.1f s: reconnecting", self.path, self.heartbeat_timeout
-            )
-            self.disconnect_reason = "heartbeat_timeout"
-            self.close_requested = True
-        return out
+    def _describe(self) -> str:
+        return f"Polymarket US {self.path}"
 
     # -- the user's side --------------------------------------------------------------
 
@@ -301,7 +221,7 @@ class PolymarketSession:
             sub = Subscription(rid, stype, chunk, group)
             self.subscriptions[rid] = sub
             ids.append(rid)
-            if self._streaming:
+            if self.streaming:
                 self._send_subscribe(sub)
         return ids
 
@@ -310,7 +230,7 @@ class PolymarketSession:
         gone = [rid for rid, s in self.subscriptions.items() if rid == request_id or s.group == request_id]
         for rid in gone:
             del self.subscriptions[rid]
-            if self._streaming:
+            if self.streaming:
                 self._send(WireRequest(unsubscribe=WireUnsubscribe(request_id=rid)))
         return gone
 
@@ -326,7 +246,7 @@ class PolymarketSession:
             raise ConfigError("ORDER_SNAPSHOT is a private-socket request")
         rid = self._new_id(request_id, SubscriptionType.ORDER_SNAPSHOT)
         self.snapshot_wanted = True
-        if self._streaming:
+        if self.streaming:
             self._send_snapshot(rid)
         else:
             self._unsent_snapshots.append(rid)
@@ -378,7 +298,7 @@ class PolymarketSession:
         )
 
     def _send(self, request: WireRequest) -> None:
-        self.outbox.append(_ENCODER.encode(request))
+        self._send_frame(_ENCODER.encode(request))
 
     def _rejected(self, request_id: str | None, message: str) -> SubscriptionRejected:
         if request_id is not None and request_id in self.subscriptions:
@@ -386,7 +306,7 @@ class PolymarketSession:
         log.warning("Polymarket US request %s failed: %s", request_id, message)
         return SubscriptionRejected(channel=request_id, message=message)
 
-    def _auth_message(self, status: int, body: str) -> str:
+    def _refusal_message(self, status: int, body: str) -> str:
         said = f" (server says: {body!r})" if body else ""
         low = body.lower()
         if status == 403:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from tickwire.record.recorder import DEFAULT_CHANNELS, Recorder, RecorderStatus, load_journal
+from tickwire.journal.load import load_journal
+from tickwire.record.recorder import Recorder, RecorderStatus
 
-__all__ = ["DEFAULT_CHANNELS", "Recorder", "RecorderStatus", "load_journal"]
+__all__ = ["Recorder", "RecorderStatus", "load_journal"]

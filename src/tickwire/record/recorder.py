@@ -15,7 +15,7 @@ journal miss data; with no sinks at all, data frames are not even decoded. A tim
 journal's buffer to the OS every ``write_interval`` s and
 ``fsync``s every ``fsync_interval`` s (in a worker thread). Sinks never stall the reader (see
 :mod:`tickwire.sinks.base`); whatever a sink missed can be loaded again from the journal with
-:func:`load_journal`, which is also how a database is rebuilt from a recording.
+:func:`tickwire.journal.load_journal`, which is also how a database is rebuilt from a recording.
 
 Shutdown (``stop`` set, ``duration`` over, SIGINT/SIGTERM in the CLI): the client closes, the
 consumer drains what was received, every sink flushes, the journal syncs and closes.
@@ -34,27 +34,19 @@ from typing import Any
 
 import msgspec
 
-from tickwire import __version__
-from tickwire.events import Event, RawEvent, Reconnected
-from tickwire.journal import FRAME, JournalWriter, journal_meta, read_records
+from tickwire._version import __version__
+from tickwire.events import Event, Reconnected
+from tickwire.journal import JournalWriter
 from tickwire.journal.writer import disk_usage
-from tickwire.massive.client import AsyncStreamClient
-from tickwire.massive.decoder import MassiveDecoder
-from tickwire.massive.models import MassiveEvent
+from tickwire.provider import Provider, get_provider
 from tickwire.sinks import DuckDBSink, Sink, SinkHealth, SinkRunner, sink_from_url
+from tickwire.sinks.base import mask_url
+from tickwire.stream.consumer import StreamConsumer
+from tickwire.tables import TableRegistry
 
-__all__ = ["DEFAULT_CHANNELS", "Recorder", "RecorderStatus", "load_journal"]
+__all__ = ["Recorder", "RecorderStatus"]
 
 log = logging.getLogger("tickwire.record")
-
-DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
-    "stocks": ("T.*", "Q.*", "AM.*"),
-    "options": ("T.*", "AM.*"),
-    "indices": ("V.*", "AM.*"),
-    "futures": ("T.*", "Q.*", "AM.*"),
-    "crypto": ("XT.*", "XQ.*", "XA.*"),
-    "forex": ("C.*", "CA.*"),
-}
 
 
 class RecorderStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,20 +68,24 @@ class RecorderStatus(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Recorder:
-    """Records one Massive stream into ``data_dir`` (``journal/`` and ``tickwire.duckdb`` by default).
+    """Records one stream of any provider into ``data_dir`` (``journal/`` and ``tickwire.duckdb`` by
+    default).
 
-    ``sinks`` are sink URLs (see :func:`tickwire.sinks.sink_from_url`) or :class:`~tickwire.sinks.Sink`
-    objects; ``client_options`` go to :class:`~tickwire.massive.client.AsyncStreamClient`.
+    ``provider`` is a :class:`~tickwire.provider.Provider` or its name (``"massive"``,
+    ``"polymarket"``); ``market`` one of its markets (its default when None) and ``channels`` what to
+    subscribe to (the provider's defaults when None). ``sinks`` are sink URLs (see
+    :func:`tickwire.sinks.sink_from_url`) or :class:`~tickwire.sinks.Sink` objects built with this
+    market's tables (:attr:`tables`). ``client_options`` and any other keyword argument (``url=``,
+    ``api_key=``, ``feed=`` for Massive; ``base_url=``, ``key_id=``, ``secret_key=``, ``markets=``
+    for Polymarket US) go to ``provider.open_client``.
     """
 
     def __init__(
         self,
         data_dir: str | os.PathLike[str] = "tickwire-data",
         *,
-        market: str = "stocks",
-        feed: str = "realtime",
-        url: str | None = None,
-        api_key: str | None = None,
+        provider: Provider | str = "massive",
+        market: str | None = None,
         channels: Iterable[str] | None = None,
         sinks: Sequence[str | Sink] = (),
         journal: bool = True,
@@ -101,57 +97,76 @@ class Recorder:
         sink_queue: int = 500_000,
         sink_flush_interval: float = 0.5,
         client_options: dict[str, Any] | None = None,
+        **options: Any,
     ) -> None:
+        self.provider = get_provider(provider) if isinstance(provider, str) else provider
+        self.market = self.provider.market(market)
+        self.tables: TableRegistry = self.provider.tables(self.market)
         self.data_dir = Path(data_dir)
-        self.market = market
-        self.channels = tuple(channels) if channels else DEFAULT_CHANNELS.get(market, ())
+        self.channels = tuple(channels) if channels else self.provider.default_channels(self.market)
         self.fsync_interval = fsync_interval
         self.write_interval = write_interval
+        opts: dict[str, Any] = {"queue_size": 20_000, "overflow": "drop_oldest"}
+        opts.update(client_options or {})
+        opts.update(options)
         self.journal: JournalWriter | None = None
         if journal:
             self.journal = JournalWriter(
                 self.data_dir / "journal",
                 segment_bytes=segment_bytes,
                 compress=compress,
-                meta={
-                    "market": market,
-                    "feed": feed,
-                    "url": (url or "").split("?", 1)[0],
-                    "subscriptions": list(self.channels),
-                    "tickwire": __version__,
-                },
+                meta=self._meta(opts),
             )
         built: list[SinkRunner] = []
         if duckdb:
             built.append(
                 SinkRunner(
-                    DuckDBSink(self.data_dir / "tickwire.duckdb", market),
+                    DuckDBSink(self.data_dir / "tickwire.duckdb", self.tables),
                     max_pending=sink_queue,
                     flush_interval=sink_flush_interval,
                 )
             )
         for s in sinks:
-            sink, policy = sink_from_url(s, market) if isinstance(s, str) else (s, "drop_oldest")
+            sink, policy = sink_from_url(s, self.tables) if isinstance(s, str) else (s, "drop_oldest")
             built.append(
                 SinkRunner(sink, max_pending=sink_queue, flush_interval=sink_flush_interval, policy=policy)
             )
         self.runners = built
-        options: dict[str, Any] = {"queue_size": 20_000, "overflow": "drop_oldest"}
-        options.update(client_options or {})
-        self.client = AsyncStreamClient(
-            api_key=api_key,
-            market=market,
-            feed=feed,
-            url=url,
-            subscriptions=self.channels,
+        self.client: StreamConsumer = self.provider.open_client(
+            self.market,
+            self.channels,
             frame_tap=self.journal.frame_tap if self.journal is not None else None,
-            **options,
+            **opts,
         )
+        self._stored: dict[type[Event], bool] = {}
         self.events = 0
         self.gaps = 0
         self.gap_seconds = 0.0
         self._started = time.monotonic()
         self._rate = (time.monotonic(), 0, 0.0)
+
+    def _meta(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The journal's session metadata: what was recorded, from where (no secrets)."""
+        url = options.get("url") or options.get("base_url")
+        meta: dict[str, Any] = {
+            "provider": self.provider.name,
+            "market": self.market,
+            "url": mask_url(url.split("?", 1)[0]) if isinstance(url, str) else "",
+            "subscriptions": list(self.channels),
+            "tickwire": __version__,
+        }
+        if isinstance(options.get("feed"), str):
+            meta["feed"] = options["feed"]
+        markets = options.get("markets")
+        if markets:
+            meta["markets"] = [str(m) for m in markets]
+        return meta
+
+    def _is_stored(self, cls: type[Event]) -> bool:
+        ok = self._stored.get(cls)
+        if ok is None:
+            ok = self._stored[cls] = self.tables.table_for(cls) is not None
+        return ok
 
     # ------------------------------------------------------------------ status
 
@@ -233,10 +248,14 @@ class Recorder:
             return
         runners = self.runners
         block = [r for r in runners if r.policy == "block"]
+        stored = self._stored
         async for batch in self.client.batches():
             data: list[Event] = []
             for ev in batch:
-                if isinstance(ev, MassiveEvent | RawEvent):
+                keep = stored.get(type(ev))
+                if keep is None:
+                    keep = self._is_stored(type(ev))
+                if keep:
                     data.append(ev)
                 elif isinstance(ev, Reconnected):
                     self.gaps += 1
@@ -250,25 +269,18 @@ class Recorder:
 
     async def _consume_raw(self) -> None:
         """Journal only: nothing needs decoded events, so data frames are only counted, never decoded."""
-        queue = self.client.queue
-        take = queue.get_raw_nowait
-        while True:
-            item = take()
-            if item is None:
-                if not await queue.wait():
-                    if self.client.driver.error is not None:
-                        raise self.client.driver.error
-                    return
-                continue
-            if isinstance(item, bytes):
-                self.events += item.count(b'"ev"') - item.count(b'"status"')
-                continue
-            for ev in item:
-                if isinstance(ev, Reconnected):
-                    self.gaps += 1
-                    self.gap_seconds += ev.gap_seconds
-                elif isinstance(ev, MassiveEvent | RawEvent):
-                    self.events += 1
+        count = self.client.count_events
+        async for items in self.client.raw_items():
+            for item in items:
+                if isinstance(item, bytes):
+                    self.events += count(item)
+                    continue
+                for ev in item:
+                    if isinstance(ev, Reconnected):
+                        self.gaps += 1
+                        self.gap_seconds += ev.gap_seconds
+                    elif self._is_stored(type(ev)):
+                        self.events += 1
 
     async def _journal_timer(self) -> None:
         j = self.journal
@@ -286,38 +298,3 @@ class Recorder:
         while True:
             await asyncio.sleep(interval)
             on_status(self.status())
-
-
-async def load_journal(
-    journal: str | os.PathLike[str],
-    sinks: Sequence[Sink],
-    *,
-    market: str | None = None,
-    batch_size: int = 50_000,
-) -> int:
-    """Decode a journal's frames and write the market events to ``sinks`` (a rebuild or a backfill;
-    idempotent sinks make loading twice harmless). Returns the number of events loaded."""
-    m = market or str(journal_meta(journal).get("market") or "stocks")
-    decoder = MassiveDecoder(m)
-    for s in sinks:
-        await s.open()
-    total = 0
-    batch: list[Event] = []
-    try:
-        for rec in read_records(journal, frames_only=True):
-            if rec.kind != FRAME:
-                continue
-            batch.extend(ev for ev in decoder.decode(rec.data) if isinstance(ev, MassiveEvent | RawEvent))
-            if len(batch) >= batch_size:
-                for s in sinks:
-                    await s.write(batch)
-                total += len(batch)
-                batch = []
-        if batch:
-            for s in sinks:
-                await s.write(batch)
-            total += len(batch)
-    finally:
-        for s in sinks:
-            await s.close()
-    return total

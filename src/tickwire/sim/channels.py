@@ -1,14 +1,18 @@
 """What the simulated server serves: routes (URL paths), channels per cluster, and channel parsing.
 
-The tables follow polygon.md §1.1 and §1.4: each cluster has its own channel prefixes, some of
-them real-time only (refused on ``/delayed/...``), and the futures family has one path per
-exchange (``/futures/cme``...) beside ``/futures`` for all of them.
+The routes follow polygon.md §1.1: the futures family has one path per exchange
+(``/futures/cme``...) beside ``/futures`` for all of them. The channels, and which of them are
+real-time only (refused on ``/delayed/...``), come from :mod:`tickwire.massive.catalog`, so the
+simulator serves exactly what the client accepts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+
+from tickwire.massive import catalog
+from tickwire.massive.catalog import ChannelKind
+from tickwire.massive.enums import Market
 
 __all__ = [
     "CHANNELS",
@@ -22,87 +26,21 @@ __all__ = [
 ]
 
 
-class Kind(Enum):
-    """What a channel carries, independent of its cluster-specific prefix."""
+Kind = ChannelKind
+"""What a channel carries, independent of its cluster-specific prefix (the catalogue's kind)."""
 
-    TRADE = "trade"
-    QUOTE = "quote"
-    SECOND_BAR = "second_bar"
-    MINUTE_BAR = "minute_bar"
-    VALUE = "value"
-    LULD = "luld"
-    NOI = "noi"
-    FMV = "fmv"
-    LV = "lv"
-    L2 = "l2"
-    LAUNCHPAD_AM = "launchpad_am"
-
-
-_K = Kind
 CHANNELS: dict[str, dict[str, Kind]] = {
-    "stocks": {
-        "T": _K.TRADE,
-        "Q": _K.QUOTE,
-        "A": _K.SECOND_BAR,
-        "AM": _K.MINUTE_BAR,
-        "LULD": _K.LULD,
-        "NOI": _K.NOI,
-        "FMV": _K.FMV,
-        "LV": _K.LV,
-    },
-    "options": {
-        "T": _K.TRADE,
-        "Q": _K.QUOTE,
-        "A": _K.SECOND_BAR,
-        "AM": _K.MINUTE_BAR,
-        "FMV": _K.FMV,
-        "LV": _K.LV,
-    },
-    "forex": {
-        "C": _K.QUOTE,
-        "CAS": _K.SECOND_BAR,
-        "CA": _K.MINUTE_BAR,
-        "FMV": _K.FMV,
-        "LV": _K.LV,
-        "AM": _K.LAUNCHPAD_AM,
-    },
-    "crypto": {
-        "XT": _K.TRADE,
-        "XQ": _K.QUOTE,
-        "XAS": _K.SECOND_BAR,
-        "XA": _K.MINUTE_BAR,
-        "XL2": _K.L2,
-        "FMV": _K.FMV,
-        "LV": _K.LV,
-        "AM": _K.LAUNCHPAD_AM,
-    },
-    "indices": {"V": _K.VALUE, "A": _K.SECOND_BAR, "AM": _K.MINUTE_BAR},
-    "futures": {"T": _K.TRADE, "Q": _K.QUOTE, "A": _K.SECOND_BAR, "AM": _K.MINUTE_BAR},
+    fam: {prefix: info.kind for prefix, info in catalog.channels(fam).items()} for fam in catalog.FAMILIES
 }
-"""Cluster family → channel prefix → kind."""
+"""Cluster family → channel prefix → kind: exactly the Massive catalogue."""
 
 REALTIME_ONLY: dict[str, frozenset[str]] = {
-    "stocks": frozenset({"Q", "LULD", "NOI"}),
-    "options": frozenset({"Q"}),
-    "forex": frozenset({"C", "CA", "CAS"}),
-    "crypto": frozenset({"XT", "XQ", "XL2", "XA", "XAS"}),
-    "indices": frozenset(),
-    "futures": frozenset(),
+    fam: frozenset(p for p, info in catalog.channels(fam).items() if info.realtime_only)
+    for fam in catalog.FAMILIES
 }
 """Channels the delayed feed refuses (``x-massive-entitlement-allowed-timeframes``)."""
 
-MARKETS: tuple[str, ...] = (
-    "stocks",
-    "options",
-    "forex",
-    "crypto",
-    "indices",
-    "futures",
-    "futures/cme",
-    "futures/cbot",
-    "futures/nymex",
-    "futures/comex",
-)
+MARKETS: tuple[str, ...] = tuple(m.value for m in Market)
 """Every cluster path served, real-time at ``/<market>`` and delayed at ``/delayed/<market>``."""
 
 

@@ -14,12 +14,12 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tickwire.sim.channels import Kind, Route
+from tickwire.sim.channels import Kind, Route, split_channel
 from tickwire.sim.instruments import Instrument
 from tickwire.sim.market import MINUTE_MS, SECOND_MS, MarketModel, window_seconds
 from tickwire.sim.wire import BUILDERS, ENCODER, QUIRKY_BUILDERS, Builder, WireEvent
 
-__all__ = ["Piece", "RouteFeed", "Selection", "assemble_frames"]
+__all__ = ["Piece", "RouteFeed", "Selection", "assemble_frames", "select", "union"]
 
 Selection = Mapping[str, frozenset[str] | None]
 """Channel prefix → the canonical tickers wanted, or ``None`` for all (wildcard)."""
@@ -171,3 +171,36 @@ def assemble_frames(
     if batch:
         frames.append((b"[" + b",".join(batch) + b"]", count))
     return frames
+
+
+def select(channels: Iterable[str], canonical: Callable[[str], str]) -> Selection:
+    """A connection's :data:`Selection` from its confirmed channels (``T.AAPL``, ``AM.*``)."""
+    selection: dict[str, set[str] | None] = {}
+    for channel in channels:
+        parts = split_channel(channel)
+        if parts is None:
+            continue
+        prefix, ticker = parts
+        if ticker == "*":
+            selection[prefix] = None
+        else:
+            current = selection.setdefault(prefix, set())
+            if current is not None:
+                current.add(canonical(ticker))
+    return {p: None if t is None else frozenset(t) for p, t in selection.items()}
+
+
+def union(selections: Iterable[Selection]) -> Selection:
+    """What any of ``selections`` wants: the events one tick must produce for a route."""
+    merged: dict[str, set[str] | None] = {}
+    for selection in selections:
+        for prefix, tickers in selection.items():
+            if tickers is None:
+                merged[prefix] = None
+            elif prefix not in merged:
+                merged[prefix] = set(tickers)
+            else:
+                current = merged[prefix]
+                if current is not None:
+                    current.update(tickers)
+    return {p: None if t is None else frozenset(t) for p, t in merged.items()}

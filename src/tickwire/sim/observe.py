@@ -7,10 +7,12 @@ keys apart (``info.key_id == key_id("k1")``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Self
 
-__all__ = ["ActionRecord", "ConnectionInfo", "Counters", "key_id"]
+__all__ = ["ActionRecord", "ConnectionInfo", "Counters", "SimCounters", "key_id"]
 
 
 def key_id(key: str) -> str:
@@ -57,14 +59,32 @@ class ActionRecord:
 
 
 @dataclass(slots=True)
-class Counters:
-    """Running totals since the simulator started (a copy is returned by ``sim.counters``)."""
+class SimCounters:
+    """What every dialect counts (the server base keeps these); a dialect adds its own fields."""
 
     handshakes: int = 0
     """WebSocket upgrades accepted."""
     refused: int = 0
-    """Upgrades refused with an HTTP error (``refuse_handshakes`` or an unknown path)."""
+    """Upgrades refused with an HTTP error (``refuse_handshakes``, an unknown path, a bad signature...)."""
     disconnects: int = 0
+    drops: int = 0
+    """Connections aborted by the ``drop`` fault."""
+    frames_sent: int = 0
+    """Data frames sent (each dialect says which frames count; ``ConnectionInfo`` counts every frame)."""
+    bytes_sent: int = 0
+    """Bytes of those frames."""
+    ticks: int = 0
+    """Runs of the data generator."""
+
+    def copy(self) -> Self:
+        """A snapshot, safe to keep while the simulator goes on counting."""
+        return dataclasses.replace(self)
+
+
+@dataclass(slots=True)
+class Counters(SimCounters):
+    """The Massive dialect's running totals since the simulator started (``sim.counters`` is a copy)."""
+
     auth_success: int = 0
     auth_failed: int = 0
     auth_timeout: int = 0
@@ -74,14 +94,4 @@ class Counters:
     evictions: int = 0
     """Connections closed with ``max_connections``."""
     slow_consumers: int = 0
-    drops: int = 0
-    """Connections aborted by the ``drop`` fault."""
-    frames_sent: int = 0
-    """Data frames sent (status frames are not counted here; ``ConnectionInfo`` counts every frame)."""
     events_sent: int = 0
-    bytes_sent: int = 0
-    """Bytes of data frames."""
-    ticks: int = 0
-
-    def copy(self) -> Counters:
-        return Counters(**{f.name: getattr(self, f.name) for f in fields(self)})

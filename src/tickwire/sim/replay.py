@@ -1,127 +1,56 @@
-"""Serve a recorded journal through the Massive dialect: yesterday's session, as if live.
+"""Serve a recorded journal in the dialect of the provider that recorded it: yesterday's session, as if live.
 
 Theory of operation
 -------------------
-:class:`JournalReplayer` is a picows server speaking the same protocol as the simulator
-(``connected``, ``auth``, ``subscribe``, statuses; the simulator's :class:`~.protocol.ServerSession`),
-so any client, ours or an official SDK, consumes a recording unmodified. After a connection's
-first subscription, a task sends it the journal's received data frames in order, at the
+:class:`JournalReplayer` reads the journal's metadata (:func:`~tickwire.journal.journal_meta`):
+``provider`` (``massive``, or ``polymarket_us``; missing means ``massive``, for journals older
+than the field) and ``market`` (the Massive cluster, or the Polymarket socket, ``markets`` or
+``private``). It then runs that provider's simulator dialect with a journal pump in place of
+the market model (:class:`~.massive_replay.MassiveReplay`,
+:class:`~.polymarket.replay.PolymarketReplay`), so any client of that protocol, ours or an
+official SDK, consumes the recording unmodified, and every fault of the simulator applies
+(``replayer.server.drop()``, ``mute``, ``refuse_handshakes``...).
+
+After a connection's first subscription it is sent the journal's data frames in order, at the
 recorded pace divided by ``speed`` (``None``: as fast as the socket takes them, with TCP
-backpressure). Recorded status frames are not replayed (the replayer answers for itself), and
-events are filtered by the connection's subscriptions (``T.AAPL``, ``T.*``); a frame whose events
-all match is sent byte for byte as recorded. When the journal ends the connection stays open
+backpressure), filtered by its subscriptions. When the journal ends the connection stays open
 (``close_at_end`` closes it with 1000).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import msgspec
-from picows import (
-    WSCloseCode,
-    WSFrame,
-    WSListener,
-    WSMsgType,
-    WSTransport,
-    WSUpgradeRequest,
-    ws_create_server,
-)
+from tickwire.errors import ConfigError
+from tickwire.journal import journal_meta
+from tickwire.sim.base import SimulatorBase
+from tickwire.sim.journal_pump import JournalPump
+from tickwire.sim.massive_replay import MassiveReplay, filter_frame
 
-from tickwire.journal import FRAME, read_records
-from tickwire.sim.channels import parse_route
-from tickwire.sim.protocol import CONNECTED, AuthPolicy, ServerSession
-from tickwire.sim.wire import encode_statuses, status_frame
+__all__ = ["PROVIDERS", "JournalReplayer"]
 
-__all__ = ["JournalReplayer"]
-
-log = logging.getLogger("tickwire.sim.replay")
-
-_split = msgspec.json.Decoder(list[msgspec.Raw]).decode
-
-
-class _Key(msgspec.Struct):
-    ev: str = ""
-    sym: str | None = None
-    pair: str | None = None
-    T: str | None = None
-    p: Any = None
-
-
-_key = msgspec.json.Decoder(_Key).decode
-
-
-def _ticker(k: _Key) -> str | None:
-    if k.sym is not None:
-        return k.sym
-    if k.pair is not None:
-        return k.pair
-    if k.T is not None:
-        return k.T
-    return k.p if isinstance(k.p, str) else None
-
-
-class _Conn(WSListener):
-    def __init__(self, server: JournalReplayer, session: ServerSession) -> None:
-        super().__init__()
-        self.server = server
-        self.session = session
-        self.transport: WSTransport | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.writable = asyncio.Event()
-        self.writable.set()
-        self.subs: frozenset[str] = frozenset()
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-        self.server._conns.add(self)
-        transport.send(WSMsgType.TEXT, status_frame(*CONNECTED))
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        mt = frame.msg_type
-        if mt == WSMsgType.CLOSE:
-            with contextlib.suppress(Exception):
-                transport.send_close(WSCloseCode.OK)
-            transport.disconnect()
-            return
-        if mt not in (WSMsgType.TEXT, WSMsgType.BINARY):
-            return
-        out = self.session.handle(frame.get_payload_as_bytes())
-        if out.replies:
-            transport.send(WSMsgType.TEXT, encode_statuses(*out.replies))
-        if out.close_code is not None:
-            transport.send_close(WSCloseCode(out.close_code))
-            transport.disconnect()
-            return
-        self.subs = frozenset(self.session.subscriptions)
-        if self.subs and self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self.server._stream(self))
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self.server._conns.discard(self)
-        self.writable.set()
-        if self.task is not None:
-            self.task.cancel()
-
-    def pause_writing(self) -> None:
-        self.writable.clear()
-
-    def resume_writing(self) -> None:
-        self.writable.set()
+PROVIDERS = ("massive", "polymarket_us")
+"""The providers whose journals can be replayed."""
 
 
 class JournalReplayer:
     """Replays ``journal`` (a directory or one segment) to every client that connects and subscribes.
 
     :param speed: 1 = recorded pace, 10 = ten times faster, ``None`` = as fast as possible.
-    :param market: cluster path served (default: the journal's recorded market).
+    :param market: what is served (default: the journal's recorded ``market``): a Massive cluster,
+        or a Polymarket socket (``markets``, ``private``).
+    :param provider: the dialect (default: the journal's recorded ``provider``, else ``massive``).
+    :param valid_keys: Massive keys that authenticate (``None``: any non-empty key).
+    :param keys: Polymarket key id → base64 secret, beside the built-in test key ``SIM_KEY_ID``.
+    :param close_at_end: close each connection with 1000 once it was sent the whole journal.
+    :param options: passed on to the dialect's simulator (``close_timeout``, ``heartbeat_interval``...).
     """
+
+    _filter = staticmethod(filter_frame)  # the Massive subscription filter (fuzzed on its own)
 
     def __init__(
         self,
@@ -131,58 +60,98 @@ class JournalReplayer:
         host: str = "127.0.0.1",
         port: int = 0,
         market: str | None = None,
-        valid_keys: list[str] | None = None,
+        provider: str | None = None,
+        valid_keys: Iterable[str] | None = None,
+        keys: Mapping[str, str] | None = None,
         close_at_end: bool = False,
+        **options: Any,
     ) -> None:
-        if speed is not None and speed <= 0:
-            raise ValueError("speed must be > 0 (or None for as fast as possible)")
-        from tickwire.journal import journal_meta
-
         self.journal = Path(journal)
         if not self.journal.exists():
             raise FileNotFoundError(f"no journal at {self.journal}")
-        self.speed = speed
-        self.host = host
-        self.port = port
-        self.market = market or str(journal_meta(self.journal).get("market") or "stocks")
-        self.close_at_end = close_at_end
-        self._policy = AuthPolicy.from_keys(valid_keys)
-        self._server: asyncio.base_events.Server | None = None
-        self._conns: set[_Conn] = set()
-        self.frames_sent = 0
-        self.events_sent = 0
-        self.finished = 0
-        self._done = asyncio.Event()
+        meta = journal_meta(self.journal)
+        self.provider = provider or str(meta.get("provider") or "massive")
+        if self.provider not in PROVIDERS:
+            known = ", ".join(PROVIDERS)
+            raise ConfigError(
+                f"{self.journal}: cannot replay a {self.provider!r} journal; replayable: {known}"
+            )
+        self.pump = JournalPump(self.journal, speed=speed, close_at_end=close_at_end)
+        recorded = market or (str(meta["market"]) if meta.get("market") else None)
+        self.server: SimulatorBase[Any, Any, Any]
+        if self.provider == "massive":
+            self.market = recorded or "stocks"
+            self.server = MassiveReplay(
+                self.pump, self.market, host=host, port=port, valid_keys=valid_keys, **options
+            )
+            self._path = "/" + self.market
+        else:
+            from tickwire.sim.polymarket.replay import PolymarketReplay, journal_socket
+
+            socket = journal_socket(recorded, self.journal)
+            self.market = socket.value
+            self.server = PolymarketReplay(self.pump, socket, host=host, port=port, keys=keys, **options)
+            self._path = socket.path
+
+    def __repr__(self) -> str:
+        return f"<JournalReplayer {self.journal} {self.provider}/{self.market} {self.server!r}>"
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def speed(self) -> float | None:
+        return self.pump.speed
 
     @property
     def url(self) -> str:
-        """``ws://host:port/<market>``."""
-        return f"ws://{self.host}:{self.port}/{self.market}"
+        """The served endpoint: ``ws://host:port/<cluster>`` or ``ws://host:port/v1/ws/<socket>``."""
+        return self.server.url + self._path
+
+    @property
+    def base_url(self) -> str:
+        """``ws://host:port``: a ``PolymarketClient`` ``base_url``."""
+        return self.server.url
 
     @property
     def feed_host(self) -> str:
-        """``host:port``, the ``feed`` for the official clients."""
+        """``host:port``, the ``feed`` for the official Massive client."""
         return f"{self.host}:{self.port}"
 
-    async def start(self) -> JournalReplayer:
-        def route(request: WSUpgradeRequest) -> WSListener | None:
-            r = parse_route(request.path.decode("latin-1"))
-            if r is None or r.market != self.market:
-                return None
-            return _Conn(self, ServerSession(r, self._policy))
+    # ------------------------------------------------------------------ what was sent
 
-        self._server = await ws_create_server(route, self.host, self.port, enable_auto_pong=True)
-        self.port = self._server.sockets[0].getsockname()[1]
+    @property
+    def frames_sent(self) -> int:
+        return self.pump.frames_sent
+
+    @property
+    def events_sent(self) -> int:
+        return self.pump.events_sent
+
+    @property
+    def finished(self) -> int:
+        """Connections that were sent the whole journal."""
+        return self.pump.finished
+
+    async def wait_finished(self, n: int = 1, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Wait until ``n`` connections have been sent the whole journal."""
+        await self.pump.wait_finished(n, timeout)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> JournalReplayer:
+        await self.server.start()
         return self
 
     async def aclose(self) -> None:
-        server, self._server = self._server, None
-        for conn in list(self._conns):
-            if conn.transport is not None:
-                conn.transport.disconnect(graceful=False)
-        if server is not None:
-            server.close()
-            await server.wait_closed()
+        await self.server.aclose()
 
     async def __aenter__(self) -> JournalReplayer:
         return await self.start()
@@ -191,73 +160,3 @@ class JournalReplayer:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-    async def wait_finished(self, n: int = 1, timeout: float = 60.0) -> None:  # noqa: ASYNC109
-        """Wait until ``n`` connections have been sent the whole journal."""
-        async with asyncio.timeout(timeout):
-            while self.finished < n:
-                self._done.clear()
-                await self._done.wait()
-
-    async def _stream(self, conn: _Conn) -> None:
-        transport = conn.transport
-        assert transport is not None
-        loop = asyncio.get_running_loop()
-        speed = self.speed
-        t0: int | None = None
-        w0 = loop.time()
-        n = 0
-        try:
-            for rec in read_records(self.journal, frames_only=True):
-                if rec.kind != FRAME:
-                    continue
-                payload, count = self._filter(rec.data, conn.subs)
-                if payload is None:
-                    continue
-                if speed is not None:
-                    if t0 is None:
-                        t0, w0 = rec.recv_ns, loop.time()
-                    delay = w0 + (rec.recv_ns - t0) / 1e9 / speed - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                if not conn.writable.is_set():
-                    await conn.writable.wait()
-                if transport.is_disconnected:
-                    return
-                transport.send(WSMsgType.TEXT, payload)
-                self.frames_sent += 1
-                self.events_sent += count
-                n += 1
-                if n % 256 == 0:
-                    await asyncio.sleep(0)
-            self.finished += 1
-            self._done.set()
-            log.info("replay: journal sent (%d frames)", n)
-            if self.close_at_end:
-                transport.send_close(WSCloseCode.OK)
-                transport.disconnect()
-        except asyncio.CancelledError:
-            return
-
-    @staticmethod
-    def _filter(frame: bytes, subs: frozenset[str]) -> tuple[bytes | None, int]:
-        """The frame's events that ``subs`` wants (the frame itself if all do); statuses never."""
-        try:
-            raws = _split(frame)
-        except (ValueError, RecursionError):  # not an array, invalid UTF-8, nested too deep
-            return None, 0
-        kept: list[msgspec.Raw] = []
-        for raw in raws:
-            try:
-                k = _key(raw)
-            except (ValueError, RecursionError):
-                continue
-            if k.ev == "status" or not k.ev:
-                continue
-            if f"{k.ev}.*" in subs or f"{k.ev}.{_ticker(k)}" in subs:
-                kept.append(raw)
-        if not kept:
-            return None, 0
-        if len(kept) == len(raws):
-            return frame, len(kept)
-        return b"[" + b",".join(bytes(r) for r in kept) + b"]", len(kept)

@@ -1,51 +1,40 @@
-"""The Massive exchange simulator: a picows WebSocket server speaking the Massive dialect on loopback.
+"""The Massive (Polygon.io) dialect of the simulator: every cluster path, auth, subscriptions, data.
 
 Theory of operation
 -------------------
-:class:`MassiveSimulator` listens on ``host:port`` (127.0.0.1 and a random port by default) and
-serves every cluster path of polygon.md §1.1, real-time at ``/<cluster>`` and 15 minutes
-delayed at ``/delayed/<cluster>``. Each connection gets a :class:`~.protocol.ServerSession`
-(auth, subscriptions, statuses); a single tick task (every ``tick_interval`` seconds) asks each
-route's :class:`~.feed.RouteFeed` for the events of the last window, encodes them once and
-sends each subscriber its frames, shared between connections with equal subscriptions.
+:class:`MassiveSimulator` is a :class:`~tickwire.sim.base.SimulatorBase` (server lifecycle,
+connection registry, fault API) that serves every cluster path of polygon.md §1.1, real-time
+at ``/<cluster>`` and 15 minutes delayed at ``/delayed/<cluster>``. Each connection gets a
+:class:`~.protocol.ServerSession` (auth, subscriptions, statuses); a single tick task (every
+``tick_interval`` seconds) asks each route's :class:`~.feed.RouteFeed` for the events of the
+last window, encodes them once and sends each subscriber its frames, shared between
+connections with equal subscriptions.
 
 Server-side policies match the real service: ``max_connections`` per (key, cluster path) evicts
 the *older* connection with a ``max_connections`` status and close code 1008; a connection whose
 write buffer exceeds ``slow_consumer_bytes`` is sent ``slow_consumer`` and closed (aborted if
-it does not complete the close handshake within ``close_timeout``).
+it does not complete the close handshake within ``close_timeout``); a connection that does not
+authenticate within ``auth_timeout`` gets ``auth_timeout`` and 1008.
 
-Every fault and observation method runs on the simulator's event loop: call them from async
-code in that loop (the fault methods are plain functions, the waits are coroutines), or use
-:meth:`MassiveSimulator.run_in_thread` for a blocking facade usable from synchronous code.
+Faults select connections by cluster: ``"stocks"`` is ``/stocks`` and ``/delayed/stocks``,
+``"delayed/stocks"`` only the latter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
-import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
-from picows import (
-    WSCloseCode,
-    WSFrame,
-    WSListener,
-    WSMsgType,
-    WSTransport,
-    WSUpgradeRequest,
-    WSUpgradeResponse,
-    WSUpgradeResponseWithListener,
-    ws_create_server,
-)
+from picows import WSUpgradeRequest
 
-from tickwire.sim.channels import MARKETS, Route, parse_route, split_channel
-from tickwire.sim.faults import HandshakeGate
-from tickwire.sim.feed import RouteFeed, Selection, assemble_frames
+from tickwire.sim.base import Refusal, SimulatorBase
+from tickwire.sim.channels import MARKETS, Route, parse_route
+from tickwire.sim.connection import SimConnection
+from tickwire.sim.feed import RouteFeed, Selection, assemble_frames, select, union
 from tickwire.sim.instruments import Universe
 from tickwire.sim.market import Bar, MarketModel, Quote, Rates, Trade
 from tickwire.sim.observe import ActionRecord, ConnectionInfo, Counters
@@ -58,57 +47,35 @@ if TYPE_CHECKING:
 
 __all__ = ["MassiveSimulator"]
 
-log = logging.getLogger("tickwire.sim")
-
-RouteHandler = Callable[[WSUpgradeRequest], WSListener | WSUpgradeResponseWithListener | None]
-"""Serves another dialect's path: the listener (or refusal) for an upgrade request."""
-
 SLOW_CONSUMER_CLOSE_CODE = 1000
 """The official client treats the close after ``slow_consumer`` as a normal one (polygon.md §1.6)."""
 
 
-class _Connection(WSListener):
-    """One client connection: picows callbacks forwarded to the simulator, plus per-connection state."""
+class _Connection(SimConnection[ConnectionInfo]):
+    """One Massive connection: its route, session (auth, subscriptions) and data selection."""
 
     def __init__(self, sim: MassiveSimulator, route: Route, conn_id: int) -> None:
-        super().__init__()
-        self.sim = sim
+        super().__init__(sim, route.path, conn_id)
         self.route = route
-        self.id = conn_id
-        self.transport: WSTransport | None = None
         self.session = ServerSession(route, sim._policy, option_quote_limit=sim.option_quote_limit)
-        self.open = False
-        self.closing = False
-        self.muted = False
-        self.connected_at = time.time()
         self.auth_order = 0
         self.auth_timer: asyncio.TimerHandle | None = None
-        self.close_timer: asyncio.TimerHandle | None = None
         self.subs_key: frozenset[str] = frozenset()
         self.selection: Selection = {}
-        self.frames_sent = 0
         self.events_sent = 0
-        self.bytes_sent = 0
 
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-        self.sim._opened(self)
+    @property
+    def authenticated(self) -> bool:
+        return self.session.authenticated
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        msg_type = frame.msg_type
-        if msg_type == WSMsgType.TEXT or msg_type == WSMsgType.BINARY:
-            self.sim._received(self, frame.get_payload_as_bytes())
-        elif msg_type == WSMsgType.CLOSE:
-            self.sim._client_closed(self, frame)
+    def matches(self, endpoint: str | None) -> bool:
+        return endpoint is None or _path_matches(self.route.path, endpoint)
 
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self.sim._disconnected(self)
-
-    def pause_writing(self) -> None:  # the slow-consumer check reads the buffer size itself
-        pass
-
-    def resume_writing(self) -> None:
-        pass
+    def cancel_timers(self) -> None:
+        super().cancel_timers()
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+            self.auth_timer = None
 
     def info(self) -> ConnectionInfo:
         return ConnectionInfo(
@@ -131,7 +98,7 @@ class _Connection(WSListener):
         return f"<sim connection #{self.id} /{self.route.path} auth={self.session.authenticated}>"
 
 
-class MassiveSimulator:
+class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
     """A Massive (Polygon.io) WebSocket server on loopback, fed by a deterministic :class:`MarketModel`.
 
     Use ``async with MassiveSimulator(...) as sim:`` in asyncio code, or
@@ -165,6 +132,8 @@ class MassiveSimulator:
         try a client's ``ca_file=`` against a private CA; ``None`` serves plain ``ws://``.
     """
 
+    dialect = "Massive"
+
     def __init__(
         self,
         seed: int = 0,
@@ -197,10 +166,17 @@ class MassiveSimulator:
             raise ValueError("speed must be > 0")
         if max_connections is not None and max_connections < 1:
             raise ValueError("max_connections must be >= 1 or None")
+        super().__init__(
+            host=host,
+            port=port,
+            counters=Counters(),
+            close_timeout=close_timeout,
+            max_frame_size=max_frame_size,
+            socket_send_buffer=socket_send_buffer,
+            ssl_context=ssl_context,
+        )
         rates = rate if isinstance(rate, Rates) else Rates(trades_per_second=float(rate))
         self.seed = seed
-        self.host = host
-        self._port = port
         self.tick_interval = tick_interval
         self.max_connections = max_connections
         self.auth_timeout = auth_timeout
@@ -208,30 +184,14 @@ class MassiveSimulator:
         self.max_events_per_frame = max(1, max_events_per_frame)
         self.delay_ms = int(delay * 1000)
         self.quirks = quirks
-        self.close_timeout = close_timeout
         self.option_quote_limit = option_quote_limit
-        self.max_frame_size = max_frame_size
-        self.socket_send_buffer = socket_send_buffer
         self.speed = speed
-        self.ssl_context = ssl_context
         self._epoch_ns = time.time_ns()
         self.model = MarketModel(seed, rates, universe)
         self._policy = AuthPolicy.from_keys(valid_keys, plan_denied_keys, legacy_auth)
-        self._gate = HandshakeGate()
-        self._counters = Counters()
-        self._conns: dict[int, _Connection] = {}
         self._feeds: dict[str, RouteFeed] = {}
         self._actions: list[ActionRecord] = []
-        self._ids = itertools.count(1)
         self._auth_order = itertools.count(1)
-        self._paused = False
-        self._mute_new = False
-        self._server: asyncio.base_events.Server | None = None
-        self._tick_task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed: asyncio.Event | None = None
-        #: Other dialects served on this port: exact URL path → upgrade handler (e.g. Polymarket US).
-        self.routes: dict[str, RouteHandler] = {}
         self.rest: SimRestServer | None = None  # the REST API (rest=True), see sim/rest.py
         if rest:
             from tickwire.sim.rest import RestOptions, SimRestServer
@@ -242,22 +202,7 @@ class MassiveSimulator:
         state = f"listening on {self.url}" if self.running else "stopped"
         return f"<MassiveSimulator seed={self.seed} {state} connections={len(self._conns)}>"
 
-    # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def port(self) -> int:
-        """The TCP port (the one picked, once started with ``port=0``)."""
-        return self._port
-
-    @property
-    def running(self) -> bool:
-        """Whether the server is listening."""
-        return self._server is not None
-
-    @property
-    def url(self) -> str:
-        """``ws://127.0.0.1:PORT`` (``wss://`` with ``ssl_context``); add ``/stocks`` or use ``url_for``."""
-        return f"{'wss' if self.ssl_context is not None else 'ws'}://{self.host}:{self._port}"
+    # ------------------------------------------------------------------ addresses and clock
 
     @property
     def rest_url(self) -> str:
@@ -269,7 +214,7 @@ class MassiveSimulator:
     @property
     def feed_host(self) -> str:
         """``127.0.0.1:PORT``: the ``feed`` for clients that build ``ws://{feed}/{market}`` themselves."""
-        return f"{self.host}:{self._port}"
+        return f"{self.host}:{self.port}"
 
     def url_for(self, cluster: str = "stocks", delayed: bool = False) -> str:
         """The URL of a cluster path, e.g. ``ws://127.0.0.1:PORT/delayed/stocks``."""
@@ -285,39 +230,20 @@ class MassiveSimulator:
             return now // 1_000_000
         return (self._epoch_ns + int((now - self._epoch_ns) * self.speed)) // 1_000_000
 
+    # ------------------------------------------------------------------ lifecycle
+
     async def start(self) -> MassiveSimulator:
-        """Start listening and pushing data. Returns ``self``."""
-        self._loop = asyncio.get_running_loop()
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        await self._listen(self._port)
-        if self._tick_task is None:
-            self._tick_task = self._loop.create_task(self._tick_loop(), name="tickwire-sim-tick")
+        """Start listening and pushing data (and the REST API with ``rest=``). Returns ``self``."""
+        await super().start()
         if self.rest is not None:
             await self.rest.start()
         return self
 
     async def aclose(self) -> None:
-        """Stop the server, abort every connection and the data generator."""
-        if self._server is not None:
-            await self.stop()
+        """Stop the server, abort every connection, the REST API and the data generator."""
+        await super().aclose()
         if self.rest is not None:
             await self.rest.stop()
-        task, self._tick_task = self._tick_task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def __aenter__(self) -> MassiveSimulator:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     def run_in_thread(self) -> SimulatorThread:
         """A blocking facade running this simulator on its own event loop in a daemon thread.
@@ -328,163 +254,32 @@ class MassiveSimulator:
 
         return SimulatorThread(self)
 
-    async def stop(self, code: int | None = None, reason: str = "") -> None:
-        """Stop listening and end every connection: aborted (``code=None``, the client sees 1006) or
-        closed with ``code`` (e.g. 1001 going away, 1012 service restart)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-        for conn in list(self._conns.values()):
-            if code is None:
-                self._abort(conn)
-            else:
-                self._close(conn, code, reason)
-        if server is not None:
-            await server.wait_closed()
-        await self.wait_until(lambda: not self._conns, self.close_timeout + 2.0, "connections to end")
+    def _loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        step = lambda: self._tick(self.now_ms())  # noqa: E731
+        return [("tickwire-sim-tick", self._every(self.tick_interval, step, "tick"))]
 
-    async def restart(self, port: int | None = None) -> None:
-        """Stop (aborting connections) if running, then listen again: on the same port by default,
-        on ``port`` if given (``0`` picks a new free one)."""
-        if self._server is not None:
-            await self.stop()
-        if port is not None:
-            self._port = port
-        await self._listen(self._port)
-
-    async def _listen(self, port: int) -> None:
-        if self._server is not None:
-            return
-        server = await ws_create_server(
-            self._route_request,
-            self.host,
-            port,
-            enable_auto_pong=True,
-            max_frame_size=self.max_frame_size,
-            websocket_handshake_timeout=5,
-            logger_name="tickwire.sim",
-            ssl=self.ssl_context,
-            # asyncio's own transport for TLS: aiofastnet logs a broken traceback for a refused handshake
-            use_aiofastnet=False if self.ssl_context is not None else None,
-        )
-        self._server = server
-        self._port = server.sockets[0].getsockname()[1]
-        log.info("Massive simulator listening on %s", self.url)
-
-    # ------------------------------------------------------------------ faults
-
-    def drop(self, cluster: str | None = None, *, graceful: bool = False) -> int:
-        """End connections without a close frame (the client sees 1006): reset them, or with
-        ``graceful=True`` close the TCP stream cleanly (FIN) instead. Returns how many."""
-        conns = self._select(cluster)
-        for conn in conns:
-            self._counters.drops += 1
-            if graceful and conn.transport is not None:
-                conn.closing = True
-                conn.transport.disconnect(graceful=True)
-            else:
-                self._abort(conn)
-        return len(conns)
-
-    def close(self, code: int = 1000, reason: str = "", cluster: str | None = None) -> int:
-        """Close connections with a proper close frame carrying ``code`` (1000, 1001, 1011...)."""
-        conns = self._select(cluster)
-        for conn in conns:
-            self._close(conn, code, reason)
-        return len(conns)
-
-    def mute(self, cluster: str | None = None, *, new_connections: bool = False) -> int:
-        """Stop sending anything (data and replies) on open connections, which still answer pings.
-
-        With ``new_connections=True`` connections opened later start muted too (not even
-        ``connected`` is sent) until :meth:`unmute`.
-        """
-        conns = self._select(cluster)
-        for conn in conns:
-            conn.muted = True
-        if new_connections:
-            self._mute_new = True
-        return len(conns)
-
-    def unmute(self, cluster: str | None = None) -> int:
-        """Undo :meth:`mute` (for new connections too)."""
-        self._mute_new = False
-        conns = self._select(cluster)
-        for conn in conns:
-            conn.muted = False
-        return len(conns)
-
-    def send_raw(self, payload: str | bytes, cluster: str | None = None, *, binary: bool = False) -> int:
-        """Send ``payload`` as is (garbage, partial JSON, an oversize frame) as one text (or binary) frame."""
-        data = payload.encode() if isinstance(payload, str) else payload
-        msg_type = WSMsgType.BINARY if binary else WSMsgType.TEXT
-        conns = self._select(cluster)
-        for conn in conns:
-            assert conn.transport is not None
-            conn.transport.send(msg_type, data)
-            conn.frames_sent += 1
-            conn.bytes_sent += len(data)
-        return len(conns)
+    # ------------------------------------------------------------------ faults of this dialect
 
     def send_status(
-        self, status: str, message: str, close_code: int | None = None, cluster: str | None = None
+        self, status: str, message: str, close_code: int | None = None, endpoint: str | None = None
     ) -> int:
         """Send a status message (e.g. ``force_disconnect``), then close with ``close_code`` if given."""
         frame = status_frame(status, message)
-        conns = self._select(cluster)
+        conns = self._select(endpoint)
         for conn in conns:
-            self._send_control(conn, frame, force=True)
+            self._send(conn, frame, force=True)
             if close_code is not None:
                 self._close(conn, close_code, "")
         return len(conns)
 
-    def refuse_handshakes(
-        self, status: int = 503, count: int | None = None, body: bytes | None = None
-    ) -> None:
-        """Answer the next ``count`` upgrades (all while ``None``) with HTTP ``status`` (401, 429, 503...)."""
-        self._gate.refuse(status, count, body)
-
-    def accept_handshakes(self) -> None:
-        """Accept upgrades again."""
-        self._gate.accept()
-
-    def pause_data(self) -> None:
-        """Pause the data generator: no events are produced (the gap is lost, as with the real server)."""
-        self._paused = True
-
-    def resume_data(self) -> None:
-        """Resume the data generator (from now on; nothing is replayed)."""
-        self._paused = False
-
-    @property
-    def data_paused(self) -> bool:
-        return self._paused
-
     # ------------------------------------------------------------------ observation
-
-    @property
-    def counters(self) -> Counters:
-        """A snapshot of the running totals."""
-        return self._counters.copy()
-
-    def connections(
-        self, cluster: str | None = None, *, authenticated: bool | None = None
-    ) -> list[ConnectionInfo]:
-        """The open connections (optionally of one cluster / path, or by auth state), oldest first."""
-        return [
-            c.info()
-            for c in self._conns.values()
-            if c.open
-            and _matches(c.route, cluster)
-            and (authenticated is None or c.session.authenticated == authenticated)
-        ]
 
     def subscriptions(self, cluster: str = "stocks", delayed: bool = False) -> frozenset[str]:
         """The union of the confirmed subscriptions of the open connections on one cluster path."""
         path = ("delayed/" if delayed else "") + cluster.strip("/")
         subs: set[str] = set()
         for conn in self._conns.values():
-            if conn.open and not conn.closing and conn.route.path == path:
+            if conn.live and conn.route.path == path:
                 subs.update(conn.session.subscriptions)
         return frozenset(subs)
 
@@ -519,43 +314,6 @@ class MassiveSimulator:
         """The model's bars starting in ``[start_ms, end_ms)``, equal to the streamed ``A``/``AM``."""
         return self.model.bars(cluster, ticker, start_ms, end_ms, span)
 
-    # ------------------------------------------------------------------ waits (coroutines)
-
-    async def wait_until(
-        self,
-        predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109
-        what: str = "a condition",
-    ) -> None:
-        """Wait until ``predicate()`` holds, re-checking whenever the simulator's state changes."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"simulator: timed out after {timeout:g}s waiting for {what}")
-            changed = self._changed_event()
-            try:
-                await asyncio.wait_for(changed.wait(), min(remaining, 0.25))
-            except TimeoutError:
-                pass
-
-    async def wait_connections(
-        self,
-        n: int,
-        cluster: str | None = None,
-        *,
-        authenticated: bool = False,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> list[ConnectionInfo]:
-        """Wait until exactly ``n`` connections are open (authenticated ones only, if asked)."""
-
-        def count() -> int:
-            return len(self.connections(cluster, authenticated=True if authenticated else None))
-
-        await self.wait_until(lambda: count() == n, timeout, f"{n} connection(s) (now {count()})")
-        return self.connections(cluster, authenticated=True if authenticated else None)
-
     async def wait_subscribed(
         self,
         cluster: str,
@@ -570,8 +328,7 @@ class MassiveSimulator:
 
         def find() -> ConnectionInfo | None:
             for conn in self._conns.values():
-                live = conn.open and not conn.closing and conn.route.path == path
-                if live and wanted <= conn.session.subscriptions.keys():
+                if conn.live and conn.route.path == path and wanted <= conn.session.subscriptions.keys():
                     return conn.info()
             return None
 
@@ -596,89 +353,24 @@ class MassiveSimulator:
         )
         return self.actions(cluster, action)
 
-    async def wait_counter(
-        self,
-        name: str,
-        n: int,
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Counters:
-        """Wait until counter ``name`` (see :class:`Counters`) reaches ``n``."""
-        if not hasattr(self._counters, name):
-            raise AttributeError(f"no counter named {name!r}")
-        await self.wait_until(lambda: getattr(self._counters, name) >= n, timeout, f"counter {name} >= {n}")
-        return self.counters
+    # ------------------------------------------------------------------ the protocol
 
-    async def wait_handshakes(
-        self,
-        n: int,
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Counters:
-        """Wait until ``n`` WebSocket upgrades have been accepted in total."""
-        return await self.wait_counter("handshakes", n, timeout=timeout)
-
-    # ------------------------------------------------------------------ internals: connections
-
-    def _changed_event(self) -> asyncio.Event:
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        return self._changed
-
-    def _notify(self) -> None:
-        changed = self._changed
-        if changed is not None:
-            self._changed = asyncio.Event()
-            changed.set()
-
-    def _select(self, cluster: str | None) -> list[_Connection]:
-        return [c for c in self._conns.values() if c.open and not c.closing and _matches(c.route, cluster)]
-
-    def _route_request(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener | None:
-        path = request.path.decode("latin-1")
-        other = self.routes.get(path.split("?", 1)[0])
-        if other is not None:
-            return other(request)
+    def _resolve(self, path: str) -> str | Refusal:
         route = parse_route(path)
         if route is None:
-            self._counters.refused += 1
-            self._notify()
-            body = f"unknown cluster path {path[:100]!r}; serve: {', '.join(MARKETS)}".encode()
-            return WSUpgradeResponseWithListener(WSUpgradeResponse.create_error_response(404, body), None)
-        status = self._gate.take()
-        if status is not None:
-            self._counters.refused += 1
-            self._notify()
-            return WSUpgradeResponseWithListener(
-                WSUpgradeResponse.create_error_response(status, self._gate.body), None
-            )
+            return Refusal(404, f"unknown cluster path {path[:100]!r}; serve: {', '.join(MARKETS)}".encode())
+        return route.path
+
+    def _admit(self, request: WSUpgradeRequest, endpoint: str) -> _Connection | Refusal:
+        route = parse_route(endpoint)
+        assert route is not None  # _resolve accepted it
         return _Connection(self, route, next(self._ids))
 
-    def _opened(self, conn: _Connection) -> None:
-        assert self._loop is not None
-        conn.open = True
-        conn.muted = self._mute_new
-        if self.socket_send_buffer is not None and conn.transport is not None:
-            sock = conn.transport.underlying_transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.socket_send_buffer)
-        self._conns[conn.id] = conn
-        self._counters.handshakes += 1
-        if conn.route.path not in self._feeds:
-            feed = RouteFeed(
-                self.model,
-                conn.route,
-                delay_ms=self.delay_ms,
-                max_events=self.max_events_per_frame,
-                quirks=self.quirks,
-                max_catchup_ms=int(2_000 * self.speed),  # a late tick covers 2 s of wall time
-            )
-            feed.skip(self.now_ms())
-            self._feeds[conn.route.path] = feed
-        self._send_control(conn, status_frame(*CONNECTED))
+    def _on_open(self, conn: _Connection) -> None:
+        self._send(conn, status_frame(*CONNECTED))
         if self.auth_timeout > 0:
-            conn.auth_timer = self._loop.call_later(self.auth_timeout, self._auth_timed_out, conn)
-        self._notify()
+            loop = asyncio.get_running_loop()
+            conn.auth_timer = loop.call_later(self.auth_timeout, self._auth_timed_out, conn)
 
     def _received(self, conn: _Connection, payload: bytes) -> None:
         if conn.closing:
@@ -697,7 +389,7 @@ class MassiveSimulator:
         elif outcome.action == "invalid":
             counters.invalid += 1
         if outcome.replies:
-            self._send_control(conn, encode_statuses(*outcome.replies))
+            self._send(conn, encode_statuses(*outcome.replies))
         if outcome.auth is not None and conn.auth_timer is not None:
             conn.auth_timer.cancel()
             conn.auth_timer = None
@@ -710,36 +402,21 @@ class MassiveSimulator:
         if outcome.close_code is not None:
             self._close(conn, outcome.close_code, "")
         if outcome.changed:
-            self._update_selection(conn)
+            self._subscriptions_changed(conn)
         self._notify()
 
-    def _client_closed(self, conn: _Connection, frame: WSFrame) -> None:
-        transport = conn.transport
-        assert transport is not None
-        if not transport.is_close_frame_sent:
-            code = frame.get_close_code()
-            if code == WSCloseCode.NO_INFO:
-                code = WSCloseCode.OK
-            transport.send_close(code, frame.get_close_message())
-        conn.closing = True
-        transport.disconnect()
-
-    def _disconnected(self, conn: _Connection) -> None:
-        conn.open = False
-        for timer in (conn.auth_timer, conn.close_timer):
-            if timer is not None:
-                timer.cancel()
-        conn.auth_timer = conn.close_timer = None
-        if self._conns.pop(conn.id, None) is not None:
-            self._counters.disconnects += 1
-        self._notify()
+    def _subscriptions_changed(self, conn: _Connection) -> None:
+        """The confirmed channels changed: what the data pump sends this connection from now on."""
+        feed = self._feed(conn.route)
+        conn.selection = select(conn.session.subscriptions, feed.canonical)
+        conn.subs_key = frozenset(conn.session.subscriptions)
 
     def _auth_timed_out(self, conn: _Connection) -> None:
         conn.auth_timer = None
-        if conn.open and not conn.closing and not conn.session.authenticated:
+        if conn.live and not conn.session.authenticated:
             self._counters.auth_timeout += 1
             # a policy status, like max_connections: sent even on a muted connection
-            self._send_control(conn, status_frame(*AUTH_TIMEOUT), force=True)
+            self._send(conn, status_frame(*AUTH_TIMEOUT), force=True)
             self._close(conn, 1008, "")
             self._notify()
 
@@ -752,11 +429,7 @@ class MassiveSimulator:
             (
                 c
                 for c in self._conns.values()
-                if c.open
-                and not c.closing
-                and c.session.authenticated
-                and c.session.key_id == kid
-                and c.route.path == path
+                if c.live and c.session.authenticated and c.session.key_id == kid and c.route.path == path
             ),
             key=lambda c: c.auth_order,
         )
@@ -764,50 +437,8 @@ class MassiveSimulator:
             if conn is newcomer:
                 continue
             self._counters.evictions += 1
-            self._send_control(conn, status_frame(*MAX_CONNECTIONS), force=True)
+            self._send(conn, status_frame(*MAX_CONNECTIONS), force=True)
             self._close(conn, 1008, "")
-
-    def _update_selection(self, conn: _Connection) -> None:
-        feed = self._feeds[conn.route.path]
-        selection: dict[str, set[str] | None] = {}
-        for channel in conn.session.subscriptions:
-            parts = split_channel(channel)
-            if parts is None:
-                continue
-            prefix, ticker = parts
-            if ticker == "*":
-                selection[prefix] = None
-            else:
-                current = selection.setdefault(prefix, set())
-                if current is not None:
-                    current.add(feed.canonical(ticker))
-        conn.selection = {p: None if t is None else frozenset(t) for p, t in selection.items()}
-        conn.subs_key = frozenset(conn.session.subscriptions)
-
-    def _send_control(self, conn: _Connection, frame: bytes, *, force: bool = False) -> None:
-        """Send a status frame now (unless the connection is muted and not ``force``)."""
-        transport = conn.transport
-        if transport is None or not conn.open or transport.is_close_frame_sent or (conn.muted and not force):
-            return
-        transport.send(WSMsgType.TEXT, frame)
-        conn.frames_sent += 1
-        conn.bytes_sent += len(frame)
-
-    def _close(self, conn: _Connection, code: int, reason: str) -> None:
-        """Send a close frame; abort if the client has not completed the handshake after ``close_timeout``."""
-        transport = conn.transport
-        if transport is None or not conn.open or conn.closing:
-            return
-        conn.closing = True
-        transport.send_close(WSCloseCode(code), reason.encode())
-        assert self._loop is not None
-        conn.close_timer = self._loop.call_later(self.close_timeout, self._abort, conn)
-        self._notify()
-
-    def _abort(self, conn: _Connection) -> None:
-        if conn.transport is not None and conn.open:
-            conn.closing = True
-            conn.transport.disconnect(graceful=False)
 
     def _slow_consumer(self, conn: _Connection) -> None:
         self._counters.slow_consumers += 1
@@ -815,38 +446,30 @@ class MassiveSimulator:
             f"Slow consumer: more than {self.slow_consumer_bytes} bytes are waiting to be sent to this "
             "connection. Read frames into a queue immediately and process them elsewhere."
         )
-        self._send_control(conn, status_frame("slow_consumer", message), force=True)
+        self._send(conn, status_frame("slow_consumer", message), force=True)
         self._close(conn, SLOW_CONSUMER_CLOSE_CODE, "")
 
-    # ------------------------------------------------------------------ internals: data
+    # ------------------------------------------------------------------ the data pump
 
-    async def _tick_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        interval = self.tick_interval
-        next_at = loop.time()
-        while True:
-            next_at += interval
-            delay = next_at - loop.time()
-            if delay < 0:  # running late: skip the missed ticks, the next window covers them
-                next_at = loop.time()
-                delay = 0
-            await asyncio.sleep(delay)
-            try:
-                self._tick(self.now_ms())
-            except Exception:
-                log.exception("simulator tick failed")
+    def _feed(self, route: Route) -> RouteFeed:
+        feed = self._feeds.get(route.path)
+        if feed is None:
+            feed = self._feeds[route.path] = RouteFeed(
+                self.model,
+                route,
+                delay_ms=self.delay_ms,
+                max_events=self.max_events_per_frame,
+                quirks=self.quirks,
+                max_catchup_ms=int(2_000 * self.speed),  # a late tick covers 2 s of wall time
+            )
+            feed.skip(self.now_ms())
+        return feed
 
     def _tick(self, now_ms: int) -> None:
         self._counters.ticks += 1
         listeners: dict[str, list[_Connection]] = {}
         for conn in self._conns.values():
-            if (
-                conn.open
-                and not conn.closing
-                and not conn.muted
-                and conn.selection
-                and conn.session.authenticated
-            ):
+            if conn.live and not conn.muted and conn.selection and conn.session.authenticated:
                 listeners.setdefault(conn.route.path, []).append(conn)
         sent = False
         for path, feed in self._feeds.items():
@@ -854,7 +477,7 @@ class MassiveSimulator:
             if not conns or self._paused:
                 feed.skip(now_ms)
                 continue
-            pieces = feed.collect(now_ms, _union(c.selection for c in conns))
+            pieces = feed.collect(now_ms, union(c.selection for c in conns))
             if not pieces:
                 continue
             shared: dict[frozenset[str], list[tuple[bytes, int]]] = {}
@@ -871,6 +494,7 @@ class MassiveSimulator:
             self._notify()
 
     def _send_data(self, conn: _Connection, frames: list[tuple[bytes, int]]) -> None:
+        """Send data frames, counted, unless the client is a slow consumer (then cut it off)."""
         transport = conn.transport
         assert transport is not None
         buffered = transport.underlying_transport.get_write_buffer_size
@@ -879,36 +503,15 @@ class MassiveSimulator:
             if buffered() > self.slow_consumer_bytes:
                 self._slow_consumer(conn)
                 return
-            transport.send(WSMsgType.TEXT, frame)
-            size = len(frame)
-            conn.frames_sent += 1
+            if not self._send(conn, frame):
+                return
             conn.events_sent += n
-            conn.bytes_sent += size
             counters.frames_sent += 1
             counters.events_sent += n
-            counters.bytes_sent += size
-
-
-def _matches(route: Route, cluster: str | None) -> bool:
-    return cluster is None or _path_matches(route.path, cluster)
+            counters.bytes_sent += len(frame)
 
 
 def _path_matches(path: str, cluster: str) -> bool:
     """``stocks`` matches ``stocks`` and ``delayed/stocks``; ``delayed/stocks`` only itself."""
     wanted = cluster.strip("/")
     return path == wanted or path == "delayed/" + wanted
-
-
-def _union(selections: Iterable[Selection]) -> Selection:
-    merged: dict[str, set[str] | None] = {}
-    for selection in selections:
-        for prefix, tickers in selection.items():
-            if tickers is None:
-                merged[prefix] = None
-            elif prefix not in merged:
-                merged[prefix] = set(tickers)
-            else:
-                current = merged[prefix]
-                if current is not None:
-                    current.update(tickers)
-    return {p: None if t is None else frozenset(t) for p, t in merged.items()}

@@ -1,8 +1,10 @@
-"""A blocking facade over :class:`~.server.MassiveSimulator`, for synchronous code and tests.
+"""A blocking facade over a simulator, for synchronous code and tests.
 
 The simulator runs on its own event loop in a daemon thread; every method here hands the call to
 that loop and returns once it is done, so it is safe from any other thread. The waits block the
-calling thread (they raise ``TimeoutError`` like their async counterparts).
+calling thread (they raise ``TimeoutError`` like their async counterparts). :class:`ThreadFacade`
+covers what every dialect has (the fault API, counters, connection waits); a dialect's facade adds
+its own observations (:class:`SimulatorThread` for Massive).
 """
 
 from __future__ import annotations
@@ -12,23 +14,25 @@ import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
 
 from tickwire.sim.market import Bar, Quote, Trade
 from tickwire.sim.observe import ActionRecord, ConnectionInfo, Counters
+from tickwire.sim.server import MassiveSimulator
 
 if TYPE_CHECKING:
-    from tickwire.sim.server import MassiveSimulator
+    from tickwire.sim.base import SimulatorBase
 
-__all__ = ["SimulatorThread"]
+__all__ = ["SimulatorThread", "ThreadFacade"]
 
 T = TypeVar("T")
+SimT = TypeVar("SimT", bound="SimulatorBase[Any, Any, Any]")
 
 
-class SimulatorThread:
-    """Run a :class:`MassiveSimulator` on a background thread; ``with ... as sim:`` starts and stops it."""
+class ThreadFacade(Generic[SimT]):
+    """Run a simulator on a background thread; ``with ... as sim:`` starts and stops it."""
 
-    def __init__(self, simulator: MassiveSimulator, *, startup_timeout: float = 10.0) -> None:
+    def __init__(self, simulator: SimT, *, startup_timeout: float = 10.0) -> None:
         self.simulator = simulator
         self.startup_timeout = startup_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -36,11 +40,11 @@ class SimulatorThread:
         self._error: BaseException | None = None
 
     def __repr__(self) -> str:
-        return f"<SimulatorThread {self.simulator!r}>"
+        return f"<{type(self).__name__} {self.simulator!r}>"
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> SimulatorThread:
+    def start(self) -> Self:
         """Start the loop thread and the simulator; returns once it listens."""
         if self._thread is not None:
             return self
@@ -84,7 +88,7 @@ class SimulatorThread:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout)
 
-    def __enter__(self) -> SimulatorThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -122,9 +126,7 @@ class SimulatorThread:
             )
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError(
-                "cannot block on the simulator's own thread; await the MassiveSimulator method"
-            )
+            raise RuntimeError("cannot block on the simulator's own thread; await the simulator's method")
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
     # ------------------------------------------------------------------ addresses
@@ -137,38 +139,22 @@ class SimulatorThread:
     def url(self) -> str:
         return self.simulator.url
 
-    @property
-    def feed_host(self) -> str:
-        return self.simulator.feed_host
-
-    @property
-    def rest_url(self) -> str:
-        return self.simulator.rest_url
-
-    def url_for(self, cluster: str = "stocks", delayed: bool = False) -> str:
-        return self.simulator.url_for(cluster, delayed)
-
     # ------------------------------------------------------------------ faults
 
-    def drop(self, cluster: str | None = None, *, graceful: bool = False) -> int:
-        return self._call(self.simulator.drop, cluster, graceful=graceful)
+    def drop(self, endpoint: str | None = None, *, graceful: bool = False) -> int:
+        return self._call(self.simulator.drop, endpoint, graceful=graceful)
 
-    def close(self, code: int = 1000, reason: str = "", cluster: str | None = None) -> int:
-        return self._call(self.simulator.close, code, reason, cluster)
+    def close(self, code: int = 1000, reason: str = "", endpoint: str | None = None) -> int:
+        return self._call(self.simulator.close, code, reason, endpoint)
 
-    def mute(self, cluster: str | None = None, *, new_connections: bool = False) -> int:
-        return self._call(self.simulator.mute, cluster, new_connections=new_connections)
+    def mute(self, endpoint: str | None = None, *, new_connections: bool = False) -> int:
+        return self._call(self.simulator.mute, endpoint, new_connections=new_connections)
 
-    def unmute(self, cluster: str | None = None) -> int:
-        return self._call(self.simulator.unmute, cluster)
+    def unmute(self, endpoint: str | None = None) -> int:
+        return self._call(self.simulator.unmute, endpoint)
 
-    def send_raw(self, payload: str | bytes, cluster: str | None = None, *, binary: bool = False) -> int:
-        return self._call(self.simulator.send_raw, payload, cluster, binary=binary)
-
-    def send_status(
-        self, status: str, message: str, close_code: int | None = None, cluster: str | None = None
-    ) -> int:
-        return self._call(self.simulator.send_status, status, message, close_code, cluster)
+    def send_raw(self, payload: str | bytes, endpoint: str | None = None, *, binary: bool = False) -> int:
+        return self._call(self.simulator.send_raw, payload, endpoint, binary=binary)
 
     def refuse_handshakes(
         self, status: int = 503, count: int | None = None, body: bytes | None = None
@@ -191,6 +177,34 @@ class SimulatorThread:
     def restart(self, port: int | None = None) -> None:
         self._run(self.simulator.restart(port))
 
+    # ------------------------------------------------------------------ waits (blocking)
+
+    def wait_until(
+        self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "a condition"
+    ) -> None:
+        """Block until ``predicate()`` holds; it is evaluated on the simulator's thread."""
+        self._run(self.simulator.wait_until(predicate, timeout, what))
+
+
+class SimulatorThread(ThreadFacade[MassiveSimulator]):
+    """Run a :class:`~tickwire.sim.server.MassiveSimulator` on a background thread."""
+
+    @property
+    def feed_host(self) -> str:
+        return self.simulator.feed_host
+
+    @property
+    def rest_url(self) -> str:
+        return self.simulator.rest_url
+
+    def url_for(self, cluster: str = "stocks", delayed: bool = False) -> str:
+        return self.simulator.url_for(cluster, delayed)
+
+    def send_status(
+        self, status: str, message: str, close_code: int | None = None, endpoint: str | None = None
+    ) -> int:
+        return self._call(self.simulator.send_status, status, message, close_code, endpoint)
+
     # ------------------------------------------------------------------ observation
 
     @property
@@ -198,9 +212,9 @@ class SimulatorThread:
         return self._call(lambda: self.simulator.counters)
 
     def connections(
-        self, cluster: str | None = None, *, authenticated: bool | None = None
+        self, endpoint: str | None = None, *, authenticated: bool | None = None
     ) -> list[ConnectionInfo]:
-        return self._call(self.simulator.connections, cluster, authenticated=authenticated)
+        return self._call(self.simulator.connections, endpoint, authenticated=authenticated)
 
     def subscriptions(self, cluster: str = "stocks", delayed: bool = False) -> frozenset[str]:
         return self._call(self.simulator.subscriptions, cluster, delayed)
@@ -229,17 +243,11 @@ class SimulatorThread:
 
     # ------------------------------------------------------------------ waits (blocking)
 
-    def wait_until(
-        self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "a condition"
-    ) -> None:
-        """Block until ``predicate()`` holds; it is evaluated on the simulator's thread."""
-        self._run(self.simulator.wait_until(predicate, timeout, what))
-
     def wait_connections(
-        self, n: int, cluster: str | None = None, *, authenticated: bool = False, timeout: float = 5.0
+        self, n: int, endpoint: str | None = None, *, authenticated: bool = False, timeout: float = 5.0
     ) -> list[ConnectionInfo]:
         return self._run(
-            self.simulator.wait_connections(n, cluster, authenticated=authenticated, timeout=timeout)
+            self.simulator.wait_connections(n, endpoint, authenticated=authenticated, timeout=timeout)
         )
 
     def wait_subscribed(

@@ -4,10 +4,12 @@
 
     duckdb:PATH  parquet:DIR  csv:DIR  jsonl:DIR
     postgresql://user@host/db?schema=tickwire
-    redis://host:6379/0?per=symbol&maxlen=1000000
-    nats://host:4222?stream=MD_MASSIVE_STOCKS&prefix=md.massive
+    redis://host:6379/0?per=symbol&maxlen=1000000&prefix=md
+    nats://host:4222?stream=MD_MASSIVE_STOCKS&prefix=md
 
-Every URL also takes ``policy=drop_oldest|block`` (what the sink's queue does when full).
+Every URL also takes ``policy=drop_oldest|block`` (what the sink's queue does when full). Tables,
+keys and subjects come from the provider's :class:`~tickwire.tables.TableRegistry`
+(``Provider.tables(market)``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tickwire.sinks.nats_jetstream import NatsJetStreamSink, consume_nats
 from tickwire.sinks.parquet import ParquetSink
 from tickwire.sinks.postgres import PostgresSink
 from tickwire.sinks.redis_streams import RedisStreamSink
+from tickwire.tables import TableRegistry
 
 __all__ = [
     "DuckDBSink",
@@ -49,7 +52,7 @@ def _split_params(url: str, ours: set[str]) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query=urlencode(rest))), mine
 
 
-def sink_from_url(url: str, market: str) -> tuple[Sink, SinkPolicy]:
+def sink_from_url(url: str, tables: TableRegistry) -> tuple[Sink, SinkPolicy]:
     """A sink (and its queue policy) from a sink URL; :class:`ConfigError` says what is accepted."""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     base, params = _split_params(url, {"policy", "schema", "per", "maxlen", "stream", "prefix"})
@@ -62,24 +65,30 @@ def sink_from_url(url: str, market: str) -> tuple[Sink, SinkPolicy]:
         if not path:
             raise ConfigError(f"{scheme}: needs a path, e.g. {scheme}:./tickwire-data/{scheme}")
         if scheme == "duckdb":
-            sink = DuckDBSink(path, market)
+            sink = DuckDBSink(path, tables)
         elif scheme == "parquet":
-            sink = ParquetSink(path, market)
+            sink = ParquetSink(path, tables)
         else:
-            sink = FileSink(path, market, "csv" if scheme == "csv" else "jsonl")
+            sink = FileSink(path, tables, "csv" if scheme == "csv" else "jsonl")
     elif scheme in ("postgres", "postgresql"):
-        sink = PostgresSink(base, market, schema=params.get("schema", "tickwire"))
+        sink = PostgresSink(base, tables, schema=params.get("schema", "tickwire"))
     elif scheme in ("redis", "rediss"):
         try:
             maxlen = int(params.get("maxlen", "1000000"))
         except ValueError:
             raise ConfigError("redis maxlen must be an integer") from None
-        sink = RedisStreamSink(base, market, per_symbol=params.get("per") == "symbol", maxlen=maxlen)
+        sink = RedisStreamSink(
+            base,
+            tables,
+            prefix=params.get("prefix", "md"),
+            per_symbol=params.get("per") == "symbol",
+            maxlen=maxlen,
+        )
     elif scheme in ("nats", "tls"):
         sink = NatsJetStreamSink(
             base.split("?", 1)[0],
-            market,
-            prefix=params.get("prefix", "md.massive"),
+            tables,
+            prefix=params.get("prefix", "md"),
             stream=params.get("stream"),
         )
     else:

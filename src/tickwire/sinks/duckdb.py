@@ -17,13 +17,14 @@ from typing import Any
 
 from tickwire.events import Event
 from tickwire.sinks.arrow import to_arrow
-from tickwire.sinks.schema import TableSpec, group_by_table
+from tickwire.tables import TableRegistry, TableSpec, group_by_table
 
 __all__ = ["DuckDBSink", "duckdb_type"]
 
 _DUCK = {
     "int": "BIGINT",
     "float": "DOUBLE",
+    "decimal": "DECIMAL(38, 9)",
     "str": "VARCHAR",
     "bool": "BOOLEAN",
     "ints": "BIGINT[]",
@@ -37,13 +38,13 @@ def duckdb_type(column_type: str) -> str:
 
 
 class DuckDBSink:
-    """Appends events to ``path`` (a DuckDB database file), one table per (market, event kind)."""
+    """Appends events to ``path`` (a DuckDB database file), one table per ``tables`` spec."""
 
     def __init__(
-        self, path: str | os.PathLike[str], market: str, *, release_every: float | None = 1.0
+        self, path: str | os.PathLike[str], tables: TableRegistry, *, release_every: float | None = 1.0
     ) -> None:
         self.path = Path(path)
-        self.market = market
+        self.tables = tables
         self.release_every = release_every
         self._opened_at = 0.0
         self.name = f"duckdb:{self.path}"
@@ -55,7 +56,7 @@ class DuckDBSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     async def write(self, events: list[Event]) -> None:
-        groups = group_by_table(self.market, events)
+        groups = group_by_table(self.tables, events)
         if groups:
             await asyncio.to_thread(self.write_sync, groups)
 

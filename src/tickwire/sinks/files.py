@@ -1,8 +1,10 @@
 """Plain files for people who want them: CSV (one file per table and UTC date) or JSON lines
-(events exactly as on the wire, one file per table and date).
+(events as tickwire encodes them, one file per table and date; for Massive that is the wire form).
 
 ``<root>/<table>/<YYYY-MM-DD>.csv`` (a header when the file is new; list and JSON values as JSON
-text) or ``<root>/<table>/<YYYY-MM-DD>.jsonl``. Files are appended to and flushed per batch.
+text, decimals as plain numbers) or ``<root>/<table>/<YYYY-MM-DD>.jsonl`` (decimals as strings).
+The date is the event's own (UTC); events without a time go to ``1970-01-01``. Files are appended
+to and flushed per batch.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
 from tickwire.events import Event
 from tickwire.sinks.arrow import to_arrow
-from tickwire.sinks.schema import TableSpec, group_by_table
+from tickwire.tables import TableRegistry, TableSpec, group_by_table
 
 __all__ = ["FileSink"]
 
@@ -29,13 +31,15 @@ _ENC = msgspec.json.Encoder()
 
 
 class FileSink:
+    """Appends each batch to CSV or JSON-lines files, one per table and date."""
+
     def __init__(
-        self, root: str | os.PathLike[str], market: str, fmt: Literal["csv", "jsonl"] = "csv"
+        self, root: str | os.PathLike[str], tables: TableRegistry, fmt: Literal["csv", "jsonl"] = "csv"
     ) -> None:
         if fmt not in ("csv", "jsonl"):
             raise ValueError(f"file format must be csv or jsonl, not {fmt!r}")
         self.root = Path(root)
-        self.market = market
+        self.tables = tables
         self.fmt = fmt
         self.name = f"{fmt}:{self.root}"
 
@@ -43,7 +47,7 @@ class FileSink:
         self.root.mkdir(parents=True, exist_ok=True)
 
     async def write(self, events: list[Event]) -> None:
-        groups = group_by_table(self.market, events)
+        groups = group_by_table(self.tables, events)
         if groups:
             await asyncio.to_thread(self.write_sync, groups)
 
@@ -54,7 +58,7 @@ class FileSink:
             if self.fmt == "jsonl":
                 by_date: dict[str, list[bytes]] = {}
                 for ev in evs:
-                    ns = getattr(ev, "time_ns", None) or 0
+                    ns = spec.time_ns(ev) or 0
                     date = time.strftime("%Y-%m-%d", time.gmtime(ns / 1e9))
                     by_date.setdefault(date, []).append(_ENC.encode(ev))
                 for date, lines in by_date.items():
@@ -79,9 +83,13 @@ class FileSink:
 
 
 def _flatten(table: pa.Table) -> pa.Table:
-    """List columns as JSON text (CSV has no lists)."""
+    """List columns as JSON text (CSV has no lists); decimals in plain notation (``0.000000000``,
+    which Arrow would write ``0E-9``)."""
     for i, field in enumerate(table.schema):
         if pa.types.is_list(field.type):
             values = [None if v is None else _ENC.encode(v).decode() for v in table.column(i).to_pylist()]
+            table = table.set_column(i, field.name, pa.array(values, pa.string()))
+        elif pa.types.is_decimal(field.type):
+            values = [None if v is None else format(v, "f") for v in table.column(i).to_pylist()]
             table = table.set_column(i, field.name, pa.array(values, pa.string()))
     return table

@@ -20,15 +20,19 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from tickwire.events import Event
 from tickwire.sinks.arrow import to_arrow
-from tickwire.sinks.schema import TableSpec, group_by_table
+from tickwire.tables import TableRegistry, TableSpec, group_by_table
 
 __all__ = ["ParquetSink"]
 
 
 class ParquetSink:
-    def __init__(self, root: str | os.PathLike[str], market: str, *, compression: str = "zstd") -> None:
+    """Writes each batch as new Parquet files, one per table and date (see the module docstring)."""
+
+    def __init__(
+        self, root: str | os.PathLike[str], tables: TableRegistry, *, compression: str = "zstd"
+    ) -> None:
         self.root = Path(root)
-        self.market = market
+        self.tables = tables
         self.compression = compression
         self.name = f"parquet:{self.root}"
         self._seq = itertools.count(1)
@@ -37,7 +41,7 @@ class ParquetSink:
         self.root.mkdir(parents=True, exist_ok=True)
 
     async def write(self, events: list[Event]) -> None:
-        groups = group_by_table(self.market, events)
+        groups = group_by_table(self.tables, events)
         if groups:
             await asyncio.to_thread(self.write_sync, groups)
 

@@ -1,9 +1,11 @@
 """PostgreSQL (psycopg 3): typed tables, COPY for speed, a primary key that makes re-delivery a no-op.
 
-Each table (see :mod:`.schema`) gets ``event_id BIGINT PRIMARY KEY``: the event's content id
-(:func:`~.schema.event_id`), so the same event written twice (a retried batch, a journal replayed
-into the database again) is stored once. A batch is COPYed into a temporary staging table and
-moved with ``INSERT ... ON CONFLICT (event_id) DO NOTHING``, all in one transaction.
+Each table (see :mod:`tickwire.tables`) gets ``event_id BIGINT PRIMARY KEY``: the event's content id
+(:func:`~tickwire.tables.event_id`), so the same event written twice (a retried batch, a journal
+replayed into the database again) is stored once, and an index ``<table>_key`` on its natural key
+columns (symbol and time...) for lookups. A batch is COPYed into a temporary staging table and
+moved with ``INSERT ... ON CONFLICT (event_id) DO NOTHING``, all in one transaction. Decimal
+columns are ``NUMERIC`` (exact).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any
 
 from tickwire.events import Event
 from tickwire.sinks.base import mask_url
-from tickwire.sinks.schema import TableSpec, columns_of, event_id, group_by_table
+from tickwire.tables import TableRegistry, TableSpec, columns_of, event_id, group_by_table
 
 __all__ = ["PostgresSink"]
 
 _PG = {
     "int": "BIGINT",
     "float": "DOUBLE PRECISION",
+    "decimal": "NUMERIC",
     "str": "TEXT",
     "bool": "BOOLEAN",
     "ints": "BIGINT[]",
@@ -37,11 +40,11 @@ def _signed(hex_id: str) -> int:
 class PostgresSink:
     """Writes events to PostgreSQL ``url`` in ``schema`` (created if missing)."""
 
-    def __init__(self, url: str, market: str, *, schema: str = "tickwire") -> None:
+    def __init__(self, url: str, tables: TableRegistry, *, schema: str = "tickwire") -> None:
         if not _IDENT.match(schema):
             raise ValueError(f"schema must be a plain identifier, not {schema!r}")
         self.url = url
-        self.market = market
+        self.tables = tables
         self.schema = schema
         self.name = f"postgres:{mask_url(url).split('?', 1)[0]}"
         self._conn: Any = None
@@ -61,7 +64,7 @@ class PostgresSink:
         return self._conn
 
     async def write(self, events: list[Event]) -> None:
-        groups = group_by_table(self.market, events)
+        groups = group_by_table(self.tables, events)
         if not groups:
             return
         try:
@@ -83,6 +86,9 @@ class PostgresSink:
         if spec.name not in self._ready:
             cols = ", ".join(f'"{c.name}" {_PG[c.type]}' for c in spec.columns)
             await conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (event_id BIGINT PRIMARY KEY, {cols})")
+            if spec.key:
+                key = ", ".join(f'"{k}"' for k in spec.key)
+                await conn.execute(f'CREATE INDEX IF NOT EXISTS "{spec.name}_key" ON {table} ({key})')
             stage_cols = ", ".join(
                 f'"{c.name}" {"BIGINT" if c.type == "ts" else _PG[c.type]}' for c in spec.columns
             )

@@ -1,10 +1,12 @@
 """Redis Streams: ``XADD`` per event, bounded by ``MAXLEN ~``, de-duplicated by event id.
 
-Keys: ``<prefix>:<market>:<ev>`` (one stream per channel, the default) or
-``<prefix>:<market>:<ev>:<symbol>`` (``per_symbol``). Each entry has the fields ``ev`` (the
-event as wire JSON) and ``id`` (its content id). A Lua script adds an entry only if
-``<prefix>:seen:<id>`` could be set (kept ``dedupe_ttl`` seconds), atomically, so a retried
-batch or a reconnect that re-delivers events adds nothing twice.
+Keys: ``<prefix>:<namespace>:<type>`` (one stream per event type, the default) or
+``<prefix>:<namespace>:<type>:<symbol>`` (``per_symbol``), the namespace's dots made colons:
+``md:massive:stocks:T``, ``md:polymarket_us:markets:trade:btc-100k-2026`` (see
+:class:`~tickwire.tables.TableRegistry`). Each entry has the fields ``ev`` (the event as tickwire
+encodes it: the wire JSON for Massive) and ``id`` (its content id). A Lua script adds an entry only if
+``<prefix>:<provider>:seen:<id>`` could be set (kept ``dedupe_ttl`` seconds), atomically, so a
+retried batch or a reconnect that re-delivers events adds nothing twice.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from typing import Any
 import msgspec
 
 from tickwire.events import Event
-from tickwire.massive.models import MassiveEvent
 from tickwire.sinks.base import mask_url
-from tickwire.sinks.schema import event_id
+from tickwire.tables import TableRegistry, event_id
 
 __all__ = ["RedisStreamSink"]
 
@@ -25,11 +26,11 @@ _ENC = msgspec.json.Encoder()
 _SCRIPT = """
 local maxlen = ARGV[1]
 local ttl = ARGV[2]
-local prefix = ARGV[3]
+local seen = ARGV[3]
 local added = 0
 for i = 4, #ARGV, 3 do
   local id = ARGV[i + 1]
-  if redis.call('SET', prefix .. ':seen:' .. id, '1', 'NX', 'EX', ttl) then
+  if redis.call('SET', seen .. id, '1', 'NX', 'EX', ttl) then
     redis.call('XADD', ARGV[i], 'MAXLEN', '~', maxlen, '*', 'ev', ARGV[i + 2], 'id', id)
     added = added + 1
   end
@@ -38,25 +39,22 @@ return added
 """
 
 
-def symbol_of(ev: Event) -> str:
-    sym = getattr(ev, "symbol", None) or getattr(ev, "pair", None) or getattr(ev, "ticker", None)
-    return str(sym) if sym else "_"
-
-
 class RedisStreamSink:
+    """Adds every stored event to a Redis stream (see the module docstring for the keys)."""
+
     def __init__(
         self,
         url: str,
-        market: str,
+        tables: TableRegistry,
         *,
-        prefix: str = "md:massive",
+        prefix: str = "md",
         per_symbol: bool = False,
         maxlen: int = 1_000_000,
         dedupe_ttl: int = 86_400,
         chunk: int = 2_000,
     ) -> None:
         self.url = url
-        self.market = market
+        self.tables = tables
         self.prefix = prefix
         self.per_symbol = per_symbol
         self.maxlen = maxlen
@@ -64,12 +62,15 @@ class RedisStreamSink:
         self.chunk = chunk
         self.name = f"redis:{mask_url(url)}"
         self.added = 0
+        self._root = f"{prefix}:{tables.namespace.replace('.', ':')}"
+        self._seen = f"{prefix}:{tables.namespace.split('.', 1)[0]}:seen:"
         self._client: Any = None
         self._script: Any = None
 
     def stream_key(self, ev: Event) -> str:
-        key = f"{self.prefix}:{self.market}:{ev.event_type}"
-        return f"{key}:{symbol_of(ev)}" if self.per_symbol else key
+        kind, symbol = self.tables.route(ev)
+        key = f"{self._root}:{kind}"
+        return f"{key}:{symbol}" if self.per_symbol else key
 
     async def open(self) -> None:
         import redis.asyncio as aioredis
@@ -80,12 +81,18 @@ class RedisStreamSink:
 
     async def write(self, events: list[Event]) -> None:
         args: list[Any] = []
+        stored = self.tables.table_for
+        kinds: dict[type[Event], bool] = {}
         for ev in events:
-            if isinstance(ev, MassiveEvent):
+            cls = type(ev)
+            keep = kinds.get(cls)
+            if keep is None:
+                keep = kinds[cls] = stored(cls) is not None
+            if keep:
                 args += (self.stream_key(ev), event_id(ev), _ENC.encode(ev))
         step = 3 * self.chunk
         for i in range(0, len(args), step):
-            added = await self._script(args=[self.maxlen, self.dedupe_ttl, self.prefix, *args[i : i + step]])
+            added = await self._script(args=[self.maxlen, self.dedupe_ttl, self._seen, *args[i : i + step]])
             self.added += int(added)
 
     async def close(self) -> None:

@@ -1,10 +1,13 @@
 """The consuming half of a stream client, independent of the provider.
 
 :class:`StreamConsumer` owns the lifecycle of one :class:`~tickwire.stream.driver.Driver`
-task and the ways to read its :class:`~tickwire.stream.queue.EventQueue`: ``async for``,
-``batches()`` (one list per frame), and handlers (``on(type, fn)`` run by ``run()``). A
-provider's client subclasses it and adds what is specific: building the session,
-subscribing, metrics. ``AsyncStreamClient`` and ``PolymarketClient`` are both built on it.
+task and the ways to read its :class:`~tickwire.stream.queue.EventQueue`. There is one drain
+loop (:meth:`StreamConsumer._drain_loop`: take what the queue holds, else wait, until the stream
+ends), and every way of consuming is a thin view on it: ``async for`` (events), ``batches()``
+(one list per frame), handlers (``on(type, fn)`` run by ``run()`` or ``handle_messages()``) and
+``raw_items()`` (frames as queued, for journals and the threaded front-end,
+:class:`~tickwire.stream.thread_runner.ThreadRunner`). A provider's client subclasses it and adds
+what is specific: building the session, subscribing.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import Event
@@ -29,6 +32,7 @@ __all__ = ["Handler", "StreamConsumer"]
 log = logging.getLogger("tickwire.stream")
 
 Handler = Callable[[Event], Awaitable[None] | None]
+_T = TypeVar("_T")
 
 
 class _CountingDecoder(Protocol):
@@ -54,6 +58,9 @@ class StreamConsumer:
     driver: Driver
     session: _ObservedSession
     metrics_counters: Metrics
+    #: How many data events a raw frame from :meth:`raw_items` holds, without decoding it (the
+    #: provider's count; a plain function, so counting costs one call per frame).
+    count_events: Callable[[bytes], int]
 
     def _init_consumer(
         self,
@@ -64,20 +71,24 @@ class StreamConsumer:
         queue_size: int,
         overflow: OverflowPolicy,
         decode: Callable[[bytes], list[Event]],
+        count_events: Callable[[bytes], int],
         decode_fast: Callable[[bytes], list[Event]] | None = None,
         frame_tap: FrameTap | None = None,
     ) -> None:
         """Wire the pipeline every client has: ``session`` driven by one :class:`Driver` into a
-        bounded :class:`EventQueue` that this consumer reads, with shared metrics counters."""
+        bounded :class:`EventQueue` that this consumer reads, with shared metrics counters.
+        ``decode`` (never raising; ``decode_fast`` may, then ``decode`` retries) and
+        ``count_events`` are the provider's, for the raw data frames the queue holds."""
         self.metrics_counters = Metrics()
         self.queue = EventQueue(
             queue_size,
             overflow,
             decode=decode,
             decode_fast=decode_fast,
-            count_events=session.count_events,
+            count_events=count_events,
             metrics=self.metrics_counters,
         )
+        self.count_events = count_events
         self.driver = Driver(
             session, url, self.queue, config=config, metrics=self.metrics_counters, frame_tap=frame_tap
         )
@@ -87,6 +98,7 @@ class StreamConsumer:
         #: Event types with exactly one plain (not ``async def``) handler: the fast dispatch path.
         self._single: dict[type[Event], Handler] = {}
         self._events: AsyncIterator[Event] | None = None
+        self._handled: AsyncIterator[list[list[Event]]] | None = None  # handle_messages()' view
         self._consumer: str | None = None
         self._closed = False
         #: Rewrites what each wake-up drained before anyone sees it (the REST gap filler inserts
@@ -160,7 +172,42 @@ class StreamConsumer:
             uptime=time.time() - m.started,
         )
 
-    # -- iteration --------------------------------------------------------------------
+    @property
+    def config(self) -> DriverConfig:
+        """The connection loop's settings (keepalive, backoff...); changes apply from the next connection."""
+        return self.driver.config
+
+    @property
+    def safe_url(self) -> str:
+        """The URL of the current (or last) connection attempt, without its query string."""
+        return self.driver.session_url_safe
+
+    def flush(self) -> None:
+        """Send what the session has queued now (after subscribing on it directly); on the loop's thread."""
+        self.driver.flush()
+
+    # -- the one drain loop and its views -------------------------------------------------
+
+    async def _drain_loop(
+        self,
+        take: Callable[[], list[_T]],
+        rewrite: Callable[[list[_T]], Awaitable[list[_T]]] | None = None,
+    ) -> AsyncGenerator[list[_T], None]:
+        """What each wake-up takes from the queue (``take()``: decoded batches or raw items), after
+        ``rewrite`` if any, until the stream ends; a fatal error is raised. Every view below is this."""
+        wait = self._wait
+        while True:
+            got = take()
+            if got:
+                if rewrite is not None:
+                    got = await rewrite(got)
+                yield got
+            elif not await wait():
+                return
+
+    def _decoded(self) -> AsyncIterator[list[list[Event]]]:
+        """The drain loop over decoded batches (one list per frame), through the batch filter."""
+        return self._drain_loop(self.queue.drain, self._batch_filter)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         self._claim("iterate")
@@ -171,20 +218,8 @@ class StreamConsumer:
     async def __anext__(self) -> Event:
         return await self.__aiter__().__anext__()
 
-    async def _drained(self) -> AsyncIterator[list[list[Event]]]:
-        """What each wake-up drains from the queue (a few frames' events), until the stream ends."""
-        drain = self.queue.drain
-        while True:
-            batches = drain()
-            if batches:
-                if self._batch_filter is not None:
-                    batches = await self._batch_filter(batches)
-                yield batches
-            elif not await self._wait():
-                return
-
     async def _event_iter(self) -> AsyncIterator[Event]:
-        async for batches in self._drained():
+        async for batches in self._decoded():
             for batch in batches:
                 for ev in batch:
                     yield ev
@@ -192,35 +227,41 @@ class StreamConsumer:
     async def batches(self) -> AsyncIterator[list[Event]]:
         """One list of events per received frame (plus control events)."""
         self._claim("iterate")
-        drain = self.queue.drain  # _drained() inlined: one generator layer less per frame
-        while True:
-            batches = drain()
-            if batches:
-                if self._batch_filter is not None:
-                    batches = await self._batch_filter(batches)
-                for batch in batches:
-                    yield batch
-            elif not await self._wait():
-                return
+        async for batches in self._decoded():
+            for batch in batches:
+                yield batch
 
-    async def raw_items(self, max_items: int = 1024) -> AsyncIterator[list[Item]]:
+    def raw_items(self, max_items: int = 1024) -> AsyncGenerator[list[Item], None]:
         """What each wake-up takes from the queue as queued: raw data frames stay undecoded ``bytes``
-        (count their events with :meth:`count_events`), control events and frames the session read
-        come as event lists. For consumers that forward or count frames (a journal-only recorder, the
-        callback client's raw mode); ``metrics().events`` is theirs to count. Ends with the stream
-        (a fatal error is raised)."""
+        (count their events with :meth:`count_events`, decode them with :meth:`decode_item`), control
+        events and frames the session read come as event lists (the latter as
+        :class:`~tickwire.stream.queue.FrameEvents`, holding the frame as received). For consumers that
+        forward or count frames (a journal-only recorder, the threaded front-end); they report what
+        they hand on with :meth:`mark_delivered`. No batch filter runs here. Ends with the stream (a
+        fatal error is raised)."""
         self._claim("iterate")
         drain = self.queue.drain_raw
-        while True:
-            items = drain(max_items)
-            if items:
-                yield items
-            elif not await self._wait():
-                return
+        return self._drain_loop(lambda: drain(max_items))
 
-    def count_events(self, frame: bytes) -> int:
-        """How many data events a raw frame from :meth:`raw_items` holds (the session's count)."""
-        return self.queue.count_events(frame)
+    def decode_item(self, item: Item) -> list[Event]:
+        """The events of one item from :meth:`raw_items` (a raw frame is decoded now, as
+        :meth:`batches` would; never raises), counted as delivered in ``metrics().events``.
+        It may run on another thread than the loop's (the threaded front-end decodes on its
+        dispatch thread), as long as only one thread decodes raw frames."""
+        if type(item) is bytes:
+            try:
+                events = self.queue.decode_fast(item)
+            except Exception:
+                events = self.queue.decode(item)
+        else:
+            assert isinstance(item, list)
+            events = item
+        self.metrics_counters.events += len(events)
+        return events
+
+    def mark_delivered(self, events: int) -> None:
+        """Count ``events`` that a :meth:`raw_items` consumer handed on undecoded (``metrics().events``)."""
+        self.metrics_counters.events += events
 
     @property
     def error(self) -> TickwireError | None:
@@ -283,7 +324,7 @@ class StreamConsumer:
         """Dispatch events to the handlers until the client is closed; a failing handler is logged
         (or passed to ``on_error``) and the stream goes on."""
         self._claim("handlers")
-        async for batches in self._drained():
+        async for batches in self._decoded():
             await self._dispatch_batches(batches, on_error)
 
     async def handle_messages(self, *_compat: Any, **_compat_kw: Any) -> bool:
@@ -292,15 +333,13 @@ class StreamConsumer:
         ``reconnect``/``max_reconnection_attempts``/``reconnection_delay`` arguments are accepted and
         ignored. Returns False once the stream has ended."""
         self._claim("handlers")
-        while True:
-            batches = self.queue.drain()
-            if batches:
-                if self._batch_filter is not None:
-                    batches = await self._batch_filter(batches)
-                await self._dispatch_batches(batches, None)
-                return True
-            if not await self._wait():
-                return False
+        if self._handled is None:
+            self._handled = self._decoded()
+        batches = await anext(self._handled, None)
+        if batches is None:
+            return False
+        await self._dispatch_batches(batches, None)
+        return True
 
     async def _dispatch_batches(
         self, batches: list[list[Event]], on_error: Callable[[Exception, Event], Any] | None

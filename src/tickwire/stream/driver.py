@@ -5,13 +5,16 @@ Theory of operation
 :class:`Driver` owns the I/O for one logical stream and delegates every protocol
 decision to a sans-I/O :class:`~tickwire.stream.session.Session`:
 
-    connect ─► serve (frames → session.receive → queue; session.outbox → socket;
+    connect ─► serve (frames → session.receive → queue; session.data_to_send() → socket;
                timers → session.tick; keepalive pings) ─► disconnected
        ▲                                                        │
        └──── sleep max(backoff, session.retry_floor) ◄──────────┘  (unless fatal or closed)
 
-* Frames are handled in picows's synchronous ``on_ws_frame`` callback: decode, enqueue,
-  done. User code never runs there, so pings and reads never wait on it.
+* Frames are handled in picows's synchronous ``on_ws_frame`` callback: enqueue, done. A data
+  frame is queued raw (the consumer decodes it); one the session must read (statuses, errors)
+  is queued as the session's events with the frame attached
+  (:class:`~tickwire.stream.queue.FrameEvents`), so raw consumers still get it as received.
+  User code never runs there, so pings and reads never wait on it.
 * The keepalive is ours, not picows's, so that a pause for backpressure (``block``
   policy) is not mistaken for a dead peer: a ping every ``ping_interval`` s, and the
   connection is dropped when nothing at all (data, pong) arrived for ``ping_timeout``
@@ -43,7 +46,7 @@ from tickwire.backoff import Backoff
 from tickwire.errors import ConnectionLost, TickwireError
 from tickwire.events import Disconnected
 from tickwire.stream.metrics import Metrics
-from tickwire.stream.queue import EventQueue
+from tickwire.stream.queue import EventQueue, FrameEvents
 from tickwire.stream.session import Session
 from tickwire.tls import check_tls_options, client_context, verify_error, verify_failed
 
@@ -119,6 +122,15 @@ class DriverConfig:
         self.close_timeout = close_timeout
         self.ping_payload = ping_payload
 
+    def set_keepalive(self, interval: float | None, timeout: float, payload: bytes = b"") -> None:
+        """Ping every ``interval`` s (None or 0: never) and drop the connection when nothing arrives
+        for ``timeout`` s after a ping; ``payload`` is the ping's body. Applies from the next connection."""
+        if interval and timeout <= 0:
+            raise ValueError("the ping timeout must be positive when pings are on")
+        self.ping_interval = float(interval) if interval else None
+        self.ping_timeout = float(timeout)
+        self.ping_payload = bytes(payload)
+
     def ssl_for(self, url: str) -> ssl.SSLContext | None:
         """TLS with verification on for wss://: ``ssl_context`` as given, else the default trust store,
         or ``ca_file`` (a PEM bundle, e.g. a corporate proxy's CA) instead of it. Built once."""
@@ -185,10 +197,9 @@ class _Listener(WSListener):
         if events is None:
             self.queue.put(data)
         elif events:
-            self.queue.put(events)
-        if session.outbox:
-            for out in session.data_to_send():
-                transport.send(WSMsgType.TEXT, out)
+            self.queue.put(FrameEvents(events, data))  # the frame as received rides along (raw consumers)
+        for out in session.data_to_send():
+            transport.send(WSMsgType.TEXT, out)
         if session.close_requested:
             self.d.close_transport()
 
@@ -288,7 +299,7 @@ class Driver:
     def flush(self) -> None:
         """Send whatever the session has queued (after a subscribe from user code)."""
         t = self.transport
-        if t is None or not self.session.outbox:
+        if t is None:  # not connected: the next connection rebuilds its requests
             return
         for out in self.session.data_to_send():
             t.send(WSMsgType.TEXT, out)
@@ -372,9 +383,7 @@ class Driver:
         except picows.WSHandshakeError as exc:
             status = exc.response.status if exc.response is not None else None
             code = int(status) if status is not None else None
-            body_hook = getattr(session, "handshake_refused_body", None)
-            if body_hook is not None:  # optional: a session that explains refusals from the body
-                body_hook(bytes(exc.raw_body or b""))
+            session.handshake_refused_body(bytes(exc.raw_body or b""))
             session.handshake_failed(code, self.clock())
             log.warning("handshake with %s refused: HTTP %s", self.session_url_safe, code)
             self._pending_disconnect = ("handshake_refused", code, f"HTTP {code}", self.clock(), 0)

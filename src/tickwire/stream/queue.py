@@ -4,8 +4,9 @@ Theory of operation
 -------------------
 The reader (a picows callback, synchronous, on the event loop) appends *items* and never
 blocks or awaits user code, so reads and pings go on whatever the consumer does. An item
-is either a raw data frame (``bytes``), or a list of already-decoded events (control
-events, and frames the session had to read itself because they carry statuses).
+is either a raw data frame (``bytes``), or a list of already-decoded events: control
+events, or a frame the session had to read itself because it carries statuses, which comes
+as :class:`FrameEvents` (a list that also holds the frame as received, for raw consumers).
 
 Raw frames are decoded only when the consumer takes them (:meth:`EventQueue.drain`).
 That is deliberate: decoding in the reader lets tens of thousands of events pile up
@@ -39,13 +40,27 @@ from tickwire.errors import ConfigError
 from tickwire.events import ControlEvent, Dropped, Event
 from tickwire.stream.metrics import Metrics
 
-__all__ = ["EventQueue", "Item", "OverflowPolicy"]
+__all__ = ["EventQueue", "FrameEvents", "Item", "OverflowPolicy"]
 
 OverflowPolicy = Literal["block", "drop_oldest", "disconnect"]
 _POLICIES = ("block", "drop_oldest", "disconnect")
 
 Item = bytes | list[Event]
-"""A raw data frame, or decoded events."""
+"""A raw data frame, or decoded events (:class:`FrameEvents` when they came from one frame)."""
+
+
+class FrameEvents(list[Event]):
+    """The events a session read from one frame, in order, and that frame as received (``frame``).
+
+    A plain list to every consumer of events; a raw consumer (the callback client's raw mode)
+    passes ``frame`` on instead of re-encoding the events, so it gets exactly what the server sent.
+    """
+
+    __slots__ = ("frame",)
+
+    def __init__(self, events: list[Event], frame: bytes) -> None:
+        super().__init__(events)
+        self.frame = frame
 
 
 def _one(frame: bytes) -> int:

@@ -6,6 +6,11 @@ before the next attempt. It has no sockets, tasks or clocks: the driver passes `
 (Unix seconds) into every call, feeds it frames, and sends what ``data_to_send()``
 returns. Everything a session decides is visible as plain attributes, so it is tested
 with a fake clock and no network.
+
+:class:`Session` lists exactly what :class:`~tickwire.stream.driver.Driver` uses, nothing
+more; :class:`~tickwire.stream.session_base.SessionBase` implements all of it but
+``receive`` (the connection bookkeeping, the watchdog, the Connected/Reconnected events),
+so a provider's session only adds its protocol.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ __all__ = ["Session"]
 class Session(Protocol):
     """What :class:`tickwire.stream.driver.Driver` needs of a provider session."""
 
+    #: Counts connections (one epoch per socket); stamped on journaled frames and ``Disconnected``.
+    epoch: int
     #: Why the current connection ended or must end (``"max_connections"``, ``"stale"``...), or None.
     disconnect_reason: str | None
     #: Set when the session wants the socket closed now (staleness, fatal error, server kick).
@@ -29,19 +36,16 @@ class Session(Protocol):
     fatal: TickwireError | None
     #: The least delay before the next connection attempt (a cooldown such as max_connections).
     retry_floor: float
-    #: Frames waiting to be sent (drained by ``data_to_send``); checked after every frame.
-    outbox: list[bytes]
     #: Bytes every control frame contains; while :attr:`passthrough`, frames without them are data.
     control_marker: bytes
     #: One byte of :attr:`control_marker`, rare in data frames: frames without it skip the full search.
     control_probe: bytes
     #: True while data frames (those without :attr:`control_marker`) may skip :meth:`receive`.
     passthrough: bool
-    #: Seconds without data before the connection counts as dead (None: never).
+    #: Seconds without data before the connection counts as dead (None: never); sets the driver's
+    #: polling granularity, so that data seen between two wake-ups is dated closely enough.
     stale_timeout: float | None
-    #: Counts connections (one epoch per socket).
-    epoch: int
-    #: When the current connection started streaming (meaningful while ``streaming``).
+    #: When the current connection started streaming (meaningful while :attr:`streaming`).
     streaming_since: float
 
     @property
@@ -53,27 +57,21 @@ class Session(Protocol):
         """Extra HTTP headers for the upgrade request (signed auth for some providers)."""
         ...
 
+    def handshake_refused_body(self, body: bytes) -> None:
+        """The body of a refused upgrade, given just before :meth:`handshake_failed` (it may say why)."""
+        ...
+
+    def handshake_failed(self, status: int | None, now: float) -> None:
+        """The upgrade was refused with HTTP ``status`` (None: no HTTP answer at all)."""
+        ...
+
     def connection_made(self, now: float, url: str, attempt: int) -> None:
         """A socket is open; ``attempt`` counts tries since the last streaming connection."""
         ...
 
     def receive(self, frame: bytes, now: float) -> list[Event] | None:
         """Read one frame; return the events to deliver now, in order, or ``None`` for a plain
-        data frame, which the driver queues raw for :meth:`decode` on the consumer's side.
-        Never raises."""
-        ...
-
-    def decode(self, frame: bytes) -> list[Event]:
-        """Decode a data frame that :meth:`receive` passed through. Never raises."""
-        ...
-
-    def decode_fast(self, frame: bytes) -> list[Event]:
-        """The typed fast path of :meth:`decode`; may raise (the caller then uses :meth:`decode`)."""
-        ...
-
-    def count_events(self, frame: bytes) -> int:
-        """How many data events a raw data frame holds, without decoding it (drop counts, counting
-        what a journal-only consumer never decodes)."""
+        data frame, which the driver queues raw for the consumer to decode. Never raises."""
         ...
 
     def data_seen(self, now: float) -> None:
@@ -81,11 +79,11 @@ class Session(Protocol):
         ...
 
     def data_to_send(self) -> list[bytes]:
-        """Frames to send now, in order (the outbox is emptied)."""
+        """Frames to send now, in order (each is returned once); checked after every frame read."""
         ...
 
     def tick(self, now: float) -> list[Event]:
-        """Check timers (auth timeout, staleness); may set ``close_requested``."""
+        """Check timers (auth timeout, staleness) and return events due now; may set ``close_requested``."""
         ...
 
     def next_deadline(self) -> float | None:
@@ -94,8 +92,4 @@ class Session(Protocol):
 
     def connection_lost(self, now: float) -> None:
         """The socket is gone (either side closed it)."""
-        ...
-
-    def handshake_failed(self, status: int | None, now: float) -> None:
-        """The upgrade was refused with HTTP ``status`` (None: no HTTP answer at all)."""
         ...

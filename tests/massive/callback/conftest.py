@@ -59,6 +59,14 @@ class Recorder:
                     f"errors={[str(e) for e in self.errors[-5:]]} closes={self.closes}"
                 )
 
+    def wait_streaming(self) -> None:
+        """Until the client has read ``auth_success`` (raw mode): the server having sent it is not
+        enough, as calls made before the client reads it are batched into one request."""
+        self.wait_for(
+            lambda: any(isinstance(m, str) and "auth_success" in m for m in self.messages),
+            what="auth_success read by the client",
+        )
+
     def data_frames(self) -> list[str]:
         return [m for m in self.messages if isinstance(m, str) and '"status"' not in m]
 

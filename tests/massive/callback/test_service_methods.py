@@ -59,7 +59,7 @@ def test_each_pair_sends_exact_params(
     client = make_client(sim, rec, cluster=StreamCluster(cluster))
     clients.append(client)
     client.start_stream_thread()
-    sim.wait_connections(1, cluster, authenticated=True)
+    rec.wait_streaming()  # else a subscribe and its unsubscribe could cancel out before auth
     expected: list[tuple[str, tuple[str, ...]]] = []
     names = services_for(cluster)
     for name in names:
@@ -91,10 +91,11 @@ def test_all_tickers_forms(sim: SimulatorThread, clients: list[StreamClient], ev
 
 
 def test_case_and_strings(sim: SimulatorThread, clients: list[StreamClient]) -> None:
-    client = make_client(sim, Recorder())
+    rec = Recorder()
+    client = make_client(sim, rec)
     clients.append(client)
     client.start_stream_thread()
-    sim.wait_connections(1, "stocks", authenticated=True)
+    rec.wait_streaming()  # else the three calls go out as one request once authenticated
     client.subscribe_stock_trades(["aapl"], force_uppercase_symbols=False)
     client.subscribe_stock_trades("T.msft,Q.IBM")  # a string is sent as is: channels, no upper-casing
     client.subscribe_stock_trades(["aapl", "AAPL", " nvda "])  # duplicates collapse, blanks trimmed

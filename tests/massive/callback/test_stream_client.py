@@ -13,7 +13,7 @@ import pytest
 
 from tickwire import AuthError, EquityTrade, Reconnected, Status
 from tickwire.errors import StreamWarning
-from tickwire.events import Connected, Disconnected
+from tickwire.events import Connected, Disconnected, SubscriptionRejected
 from tickwire.massive.callback import StreamClient
 from tickwire.sim.thread import SimulatorThread
 
@@ -36,6 +36,32 @@ def test_raw_frames_to_a_two_argument_handler(sim: SimulatorThread, clients: lis
     assert {t["sym"] for t in trades_in(rec.data_frames())} <= {"AAPL", "MSFT"}
     assert all(isinstance(m, str) for m in rec.messages)  # raw strings, as the seed documents
     assert client.metrics().events >= 10
+
+
+def test_raw_mode_passes_status_frames_as_the_server_sent_them(
+    sim: SimulatorThread, clients: list[StreamClient]
+) -> None:
+    """Frames the session reads (statuses, alone or beside data) reach on_message byte for byte, not
+    re-encoded from the decoded events; what tickwire learnt from them still reaches on_status."""
+    rec = Recorder()
+    client = make_client(sim, rec, on_status=rec.on_status)
+    clients.append(client)
+    client.start_stream_thread()
+    client.subscribe("T.AAPL")
+    sim.wait_subscribed("stocks", {"T.AAPL"})
+    odd = '[ {"ev": "status", "status": "info", "message": "maintenance at 20:00", "extra": 1} ]'
+    mixed = '[{"ev":"T","sym":"AAPL","i":"7","x":4,"p":1.5,"s":10,"t":1705314600000,"q":9},' + (
+        '{"message":"then a status","ev":"status","status":"info"}]'
+    )
+    rejected = '[{"ev":"status","status":"error","message":"not authorized for T.AAPL"}]'
+    for frame in (odd, mixed, rejected):
+        assert sim.send_raw(frame, "stocks") == 1
+    rec.wait_for(lambda: rejected in rec.messages, what="the three frames")
+    assert odd in rec.messages and mixed in rec.messages
+    assert rec.messages.index(odd) < rec.messages.index(mixed) < rec.messages.index(rejected)
+    rejections = [s for s in rec.statuses if isinstance(s, SubscriptionRejected)]
+    assert [r.message for r in rejections] == ["not authorized for T.AAPL"]  # the session read it
+    assert all(isinstance(m, str) for m in rec.messages)
 
 
 def test_one_argument_handlers(sim: SimulatorThread, clients: list[StreamClient]) -> None:

@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tickwire import CurrencyAgg, EquityAgg, Event, FuturesAgg, MassiveEvent
-from tickwire.massive.channels import CHANNELS_BY_MARKET
-from tickwire.massive.models import event_map
+from tickwire.massive.catalog import channels
 from tickwire.sim import MassiveSimulator
 
 from .conftest import events_until, fast_client
@@ -34,10 +33,10 @@ def _bar_fields(ev: Event) -> tuple[float | None, ...]:
 @pytest.mark.parametrize("market", MARKETS)
 async def test_every_channel_of_every_cluster(fast_market: MassiveSimulator, market: str) -> None:
     sim = fast_market
-    mapping = event_map(market)
-    expected = {mapping[prefix] for prefix in CHANNELS_BY_MARKET[market]}
+    catalogue = channels(market)
+    expected = {info.event for info in catalogue.values()}
     async with fast_client(sim, market=market) as client:
-        await client.subscribe(*(f"{p}.*" for p in sorted(CHANNELS_BY_MARKET[market])))
+        await client.subscribe(*(f"{p}.*" for p in sorted(catalogue)))
         seen = await events_until(client, lambda ev, s: expected <= {type(e) for e in s}, within=30)
     data = [e for e in seen if isinstance(e, MassiveEvent)]
     assert {type(e) for e in data} == expected

@@ -189,7 +189,7 @@ def polymarket_keys() -> tuple[str, ...]:
 def _pm_sim_frames() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
     """(markets socket frames, private socket frames) from the simulator's builders, both styles."""
     from tickwire.sim.polymarket import PolymarketSimulator
-    from tickwire.sim.polymarket.server import _activity_frame
+    from tickwire.sim.polymarket.frames import activity_frame
 
     markets: list[bytes] = []
     private: list[bytes] = []
@@ -197,19 +197,19 @@ def _pm_sim_frames() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
         sim = PolymarketSimulator(seed=7, legacy=legacy, open_orders=3)
         for slug in sim.markets[:3]:
             for step in range(0, 40, 7):
-                markets.append(sim._market_data_frame("md-1", slug, step))
-                markets.append(sim._lite_frame("lite-1", slug, step))
-                markets += [sim._trade_frame("trade-1", t) for t in sim.model.trades(slug, step)]
-        markets.append(sim._encode(WireFrame(heartbeat={})))
+                markets.append(sim.frames.market_data("md-1", slug, step))
+                markets.append(sim.frames.lite("lite-1", slug, step))
+                markets += [sim.frames.trade("trade-1", t) for t in sim.model.trades(slug, step)]
+        markets.append(sim.frames.encode(WireFrame(heartbeat={})))
         for _ in range(4):
             for kind, _slug, payload in sim.step_account():
                 for stype in SubscriptionType:
-                    frame = _activity_frame(f"{stype.name.lower()}-1", stype, kind, payload)
+                    frame = activity_frame(f"{stype.name.lower()}-1", stype, kind, payload)
                     if frame is not None:
-                        private.append(sim._encode(frame))
+                        private.append(sim.frames.encode(frame))
         account = sim.account()
         private.append(
-            sim._encode(
+            sim.frames.encode(
                 WireFrame(
                     request_id="account_balance-1",
                     subscription_type=SubscriptionType.ACCOUNT_BALANCE.value,
@@ -218,7 +218,7 @@ def _pm_sim_frames() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
             )
         )
         private.append(
-            sim._encode(
+            sim.frames.encode(
                 WireFrame(
                     request_id="order_snapshot-1",
                     subscription_type=SubscriptionType.ORDER_SNAPSHOT.value,

@@ -211,7 +211,7 @@ def _check_tick(s: PolymarketSession, events: list[Event], now: float) -> None:
     for e in events:
         if type(e) is Reconnected:
             assert e.resubscribed == list(s.subscriptions)
-    if s.streaming and s.heartbeat_timeout is not None and now - s.last_rx >= s.heartbeat_timeout:
+    if s.streaming and s.heartbeat_timeout is not None and now - s.last_data_at >= s.heartbeat_timeout:
         assert s.close_requested
 
 

@@ -1,15 +1,22 @@
-// tickwire dashboard: applies the server's coalesced pushes (/ws) to charts, tape, alerts and the
-// connection panel. The server sends a snapshot first, then updates newer than what this page has.
+// tickwire dashboard: applies the server's coalesced pushes (/ws) to charts, book ladders, tape, alerts
+// and the connection panel. The server sends a snapshot first, then updates newer than what this page
+// has. Strings from the network (symbols, market slugs, messages) only ever reach the page as text.
 "use strict";
 (function () {
   const LWC = window.LightweightCharts;
   const TAPE_ROWS = 80;
   const ALERT_ROWS = 100;
-  const state = { charts: {}, series: {}, volume: {}, messages: 0, socket: null, retry: 500 };
+  const LADDER_ROWS = 10;
+  const state = {
+    charts: {}, series: {}, volume: {}, books: {}, decimals: {}, interval: 60, messages: 0, socket: null,
+    retry: 500,
+  };
   window.tickwire = state;
 
   const $ = (id) => document.getElementById(id);
   const fmt = (v, d) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+  const px = (sym, v) => fmt(v, state.decimals[sym] || 2);
+  const qty = (v) => Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 });
   const hhmmss = (ms) => new Date(ms).toISOString().slice(11, 19);
 
   function card(sym) {
@@ -20,15 +27,17 @@
     el.dataset.symbol = sym;
     el.dataset.candles = "0";
     el.dataset.updates = "0";
+    // static markup only: every network string (the symbol, a market slug) goes in as text
     el.innerHTML = '<div class="head"><span class="sym"></span><span class="last">–</span>' +
-      '<span class="quote"></span></div><div class="chart"></div>';
+      '<span class="quote"></span></div><div class="body"><div class="chart"></div></div>';
     el.querySelector(".sym").textContent = sym;
+    el.querySelector(".sym").title = sym;
     $("charts").appendChild(el);
     const chart = LWC.createChart(el.querySelector(".chart"), {
       autoSize: true,
       layout: { background: { color: "#161d24" }, textColor: "#aab6c0" },
       grid: { vertLines: { color: "#1f2830" }, horzLines: { color: "#1f2830" } },
-      timeScale: { timeVisible: true, secondsVisible: false },
+      timeScale: { timeVisible: true, secondsVisible: state.interval < 60 },
       rightPriceScale: { scaleMargins: { top: 0.08, bottom: 0.25 } },
     });
     const candles = chart.addSeries(LWC.CandlestickSeries, {
@@ -54,11 +63,61 @@
     }
   }
 
+  function setDecimals(sym, d) {
+    if (!d || state.decimals[sym] === d) return;
+    state.decimals[sym] = d;
+    state.series[sym].applyOptions({ priceFormat: { type: "price", precision: d, minMove: 10 ** -d } });
+  }
+
+  function ladderRow(sym, cls, level, widest) {
+    const tr = document.createElement("tr");
+    tr.className = cls;
+    const price = document.createElement("td");
+    price.className = "px";
+    price.textContent = px(sym, level[0]);
+    const size = document.createElement("td");
+    size.className = "sz";
+    size.textContent = qty(level[1]);
+    tr.append(price, size);
+    tr.style.setProperty("--depth", `${widest > 0 ? Math.round((level[1] / widest) * 100) : 0}%`);
+    return tr;
+  }
+
+  function applyBook(sym, el, book) {
+    let ladder = el.querySelector(".ladder");
+    if (!ladder) {
+      el.dataset.book = "1";
+      ladder = document.createElement("table");
+      ladder.className = "ladder";
+      ladder.innerHTML = '<thead><tr><th>price</th><th>size</th></tr></thead>' +
+        '<tbody class="asks"></tbody><tbody class="spread"><tr><td colspan="2"></td></tr></tbody>' +
+        '<tbody class="bids"></tbody>';
+      el.querySelector(".body").appendChild(ladder);
+    }
+    const bids = book.bids.slice(0, LADDER_ROWS);
+    const asks = book.asks.slice(0, LADDER_ROWS);
+    const widest = Math.max(0, ...bids.map((l) => l[1]), ...asks.map((l) => l[1]));
+    // asks highest first, so the best ask sits on the spread row and the best bid under it
+    ladder.querySelector("tbody.asks").replaceChildren(
+      ...asks.slice().reverse().map((l) => ladderRow(sym, "ask", l, widest)));
+    ladder.querySelector("tbody.bids").replaceChildren(...bids.map((l) => ladderRow(sym, "bid", l, widest)));
+    const spread = bids.length && asks.length ? asks[0][0] - bids[0][0] : null;
+    ladder.querySelector("tbody.spread td").textContent =
+      spread === null ? "one-sided" : `spread ${px(sym, spread)}`;
+    ladder.dataset.bids = String(bids.length);
+    ladder.dataset.asks = String(asks.length);
+    ladder.dataset.bestBid = bids.length ? String(bids[0][0]) : "";
+    ladder.dataset.bestAsk = asks.length ? String(asks[0][0]) : "";
+    ladder.dataset.updates = String(Number(ladder.dataset.updates || 0) + 1);
+    state.books[sym] = { bids, asks };
+  }
+
   function applySymbol(sym, s, reset) {
     const el = card(sym);
     const series = state.series[sym];
     const volume = state.volume[sym];
     const bars = s.candles || [];
+    setDecimals(sym, s.decimals);
     if (reset) {
       series.setData(bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
       volume.setData(bars.map((b) => ({ time: b.time, value: b.volume })));
@@ -83,10 +142,11 @@
       el.dataset.lastClose = String(newest.close);
     }
     el.dataset.candles = String(series.data().length);
-    if (s.last !== null && s.last !== undefined) el.querySelector(".last").textContent = fmt(s.last, 2);
-    if (s.bid !== null && s.bid !== undefined) {
-      el.querySelector(".quote").textContent = `${fmt(s.bid, 2)} × ${fmt(s.ask, 2)}`;
+    if (s.last !== null && s.last !== undefined) el.querySelector(".last").textContent = px(sym, s.last);
+    if ((s.bid !== null && s.bid !== undefined) || (s.ask !== null && s.ask !== undefined)) {
+      el.querySelector(".quote").textContent = `${px(sym, s.bid)} × ${px(sym, s.ask)}`;
     }
+    if (s.book) applyBook(sym, el, s.book);
   }
 
   function applyTape(rows) {
@@ -100,8 +160,8 @@
       tr.className = r.kind;
       tr.dataset.seq = String(r.seq);
       const cells = r.kind === "T"
-        ? [hhmmss(r.t), r.sym, "T", fmt(r.price, 2), String(r.size)]
-        : [hhmmss(r.t), r.sym, "Q", `${fmt(r.bid, 2)} × ${fmt(r.ask, 2)}`, ""];
+        ? [hhmmss(r.t), r.sym, "T", px(r.sym, r.price), qty(r.size)]
+        : [hhmmss(r.t), r.sym, "Q", `${px(r.sym, r.bid)} × ${px(r.sym, r.ask)}`, ""];
       for (const c of cells) {
         const td = document.createElement("td");
         td.textContent = c;
@@ -150,6 +210,7 @@
   function onMessage(msg) {
     state.messages += 1;
     const reset = msg.type === "snapshot";
+    state.interval = msg.interval;
     if (reset) {  // a (re)connected page starts over: the snapshot carries the recent tape and alerts
       $("tape").querySelector("tbody").replaceChildren();
       $("alerts").replaceChildren();

@@ -207,7 +207,7 @@ class _Endpoints:
                 "no API key: pass api_key=, or set MASSIVE_API_KEY (or POLYGON_API_KEY) in the environment "
                 "or a .env file; to try tickwire without one, use the simulator (tickwire bars --sim)"
             )
-        from tickwire import __version__
+        from tickwire._version import __version__
 
         self.config = RestConfig(
             base_url,

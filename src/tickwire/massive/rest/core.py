@@ -32,7 +32,7 @@ import msgspec
 
 from tickwire.backoff import Backoff
 from tickwire.credentials import Secret
-from tickwire.errors import AuthError, ConfigError, TickwireError
+from tickwire.errors import AuthError, ConfigError, RateLimited, RestError, TickwireError
 from tickwire.massive.rest.models import ErrorBody
 
 __all__ = [
@@ -65,18 +65,6 @@ _UNREADABLE = (msgspec.DecodeError, ValueError, RecursionError)
 def redact_url(text: str) -> str:
     """``text`` with any ``apiKey=...`` query value masked (for logs and error messages)."""
     return _KEY_IN_URL.sub(r"\1****", text)
-
-
-class RestError(TickwireError):
-    """The REST service answered with an error (``status`` is the HTTP status, 0 if none came)."""
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class RateLimited(RestError):
-    """Still rate limited (429) after every retry."""
 
 
 @dataclass(frozen=True, slots=True)

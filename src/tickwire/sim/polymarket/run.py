@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tickwire.sim.base import SimulatorBase
 from tickwire.sim.polymarket.server import PolymarketSimulator
-
-if TYPE_CHECKING:
-    from tickwire.sim.server import MassiveSimulator
 
 __all__ = ["attach_polymarket", "describe_polymarket"]
 
@@ -24,10 +22,10 @@ def describe_polymarket(sim: PolymarketSimulator) -> list[str]:
 
 
 def attach_polymarket(
-    massive: MassiveSimulator, *, announce: Callable[[str], Any] | None = print, **options: Any
+    massive: SimulatorBase[Any, Any, Any], *, announce: Callable[[str], Any] | None = print, **options: Any
 ) -> PolymarketSimulator:
     """Serve ``/v1/ws/markets`` and ``/v1/ws/private`` on ``massive``'s port (call on its running loop)."""
-    options.setdefault("seed", massive.seed)
+    options.setdefault("seed", getattr(massive, "seed", 0))
     sim = PolymarketSimulator(host=massive.host, attach_to=massive, **options).start_attached()
     if announce is not None:
         for line in describe_polymarket(sim):

@@ -1,13 +1,13 @@
-"""The Polymarket US simulator dialect: ``/v1/ws/markets`` and ``/v1/ws/private`` on loopback.
+"""The Polymarket US dialect of the simulator: ``/v1/ws/markets`` and ``/v1/ws/private`` on loopback.
 
 Theory of operation
 -------------------
-:class:`PolymarketSimulator` decides each WebSocket upgrade in :meth:`route` (the
-``X-PM-*`` headers are verified: known key id, timestamp within ``max_skew`` of the
-server clock, Ed25519 signature over ``ts + "GET" + path``; anything else is a 401
-saying which check failed). It either listens on its own port, or is attached to a
-:class:`~tickwire.sim.server.MassiveSimulator` so that one ``tickwire sim`` port serves
-both dialects (the Massive server hands it the two paths).
+:class:`PolymarketSimulator` is a :class:`~tickwire.sim.base.SimulatorBase` (server lifecycle,
+connection registry, the fault API) that authenticates at the upgrade: the ``X-PM-*`` headers
+are verified (known key id, timestamp within ``max_skew`` of the server clock, Ed25519
+signature over ``ts + "GET" + path``); anything else is a 401 saying which check failed. It
+listens on its own port, or is attached to another simulator (``attach_to``) so that one
+``tickwire sim`` port serves every dialect.
 
 Each connection keeps its subscriptions by ``requestId``. There are no acks: a request
 either takes effect, with the snapshot its type has (MARKET_DATA and MARKET_DATA_LITE: the
@@ -20,64 +20,42 @@ each other). A heartbeat task sends ``{"heartbeat": {}}`` every ``heartbeat_inte
 Frames are camelCase with enum names; ``legacy=True`` writes the seed's snake_case
 with enum numbers. Requests are read in either form.
 
-Faults mirror the Massive dialect: ``drop``, ``close``, ``mute`` (no data and no
-heartbeats), ``send_raw``, ``refuse_handshakes`` (e.g. 401, 429), ``pause_data``,
-``fail_next_snapshot``, ``stop`` and ``restart``.
+Faults are the base's (``drop``, ``close``, ``mute``: no data and no heartbeats, ``send_raw``,
+``refuse_handshakes``, ``pause_data``, ``stop``, ``restart``; connections selected by socket,
+``"markets"`` or ``"private"``) plus ``fail_next_snapshot``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import logging
-import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from types import TracebackType
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from picows import (
-    WSCloseCode,
-    WSFrame,
-    WSListener,
-    WSMsgType,
-    WSTransport,
-    WSUpgradeRequest,
-    WSUpgradeResponse,
-    WSUpgradeResponseWithListener,
-    ws_create_server,
-)
+from picows import WSUpgradeRequest
 
 from tickwire.errors import ConfigError
 from tickwire.polymarket_us.enums import Socket, SubscriptionType, parse_subscription_type
 from tickwire.polymarket_us.signing import MAX_SKEW_MS, public_key_b64, verify_signature
 from tickwire.polymarket_us.wire import (
-    Amount,
-    LevelPrice,
     WireBalancesSnapshot,
-    WireBalancesUpdate,
     WireFrame,
-    WireLevel,
-    WireMarketData,
-    WireMarketDataLite,
+    WireOrder,
     WireOrderSnapshot,
-    WireOrderUpdate,
     WireRequest,
-    WireStats,
-    WireTrade,
-    WireTradeSide,
     camelize,
-    to_legacy,
 )
-from tickwire.sim.faults import HandshakeGate
-from tickwire.sim.polymarket.account import Account, Activity, rfc3339
+from tickwire.sim.base import Refusal, SimulatorBase
+from tickwire.sim.connection import SimConnection
+from tickwire.sim.polymarket.account import Account, Activity
+from tickwire.sim.polymarket.frames import HEARTBEAT, MarketFrames, activity_frame
 from tickwire.sim.polymarket.model import DEFAULT_MARKETS, Level, PolymarketModel
+from tickwire.sim.polymarket.observe import HandshakeRecord, PmConnectionInfo, PmCounters
 
 if TYPE_CHECKING:
-    from tickwire.sim.server import MassiveSimulator
+    import ssl
+
+    from tickwire.sim.polymarket.thread import PolymarketThread
 
 __all__ = [
     "SIM_KEY_ID",
@@ -88,93 +66,31 @@ __all__ = [
     "PolymarketSimulator",
 ]
 
-log = logging.getLogger("tickwire.sim.polymarket")
-
 SIM_KEY_ID = "00000000-0000-4000-8000-00000000beef"
 """The simulator's built-in key id (a test key, public on purpose)."""
 SIM_SECRET_KEY = "dGlja3dpcmUtcG9seW1hcmtldC1zaW0ta2V5LTAwMDA="
 """Its base64 Ed25519 seed (32 bytes)."""
 
-_MAX_SLUGS = 100
-_ENC = msgspec.json.Encoder()
-_HEARTBEAT = b'{"heartbeat":{}}'
+MAX_SLUGS = 100
+"""Markets one subscription may name (spec A1)."""
 _PATHS = {Socket.MARKETS.path: Socket.MARKETS, Socket.PRIVATE.path: Socket.PRIVATE}
 
 
-@dataclass(frozen=True, slots=True)
-class HandshakeRecord:
-    """One upgrade attempt as the server saw it (the signature is kept to compare attempts)."""
+class Sub(msgspec.Struct):
+    """One subscription of a connection: its type and markets (empty: all of the account's)."""
 
-    path: str
-    key_id: str
-    timestamp: str
-    signature: str
-    status: int
-    reason: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class PmConnectionInfo:
-    id: int
-    socket: str
-    key_id: str
-    subscriptions: dict[str, tuple[str, tuple[str, ...]]]
-    """requestId → (subscription type name, market slugs)."""
-    muted: bool
-    frames_sent: int
-
-
-@dataclass(slots=True)
-class PmCounters:
-    handshakes: int = 0
-    refused: int = 0
-    auth_failed: int = 0
-    subscribes: int = 0
-    unsubscribes: int = 0
-    errors_sent: int = 0
-    frames_sent: int = 0
-    heartbeats_sent: int = 0
-    drops: int = 0
-    ticks: int = 0
-
-
-@dataclass(slots=True)
-class _Sub:
     type: SubscriptionType
     slugs: frozenset[str]
 
 
-class _Conn(WSListener):
+class _Conn(SimConnection[PmConnectionInfo]):
+    """One Polymarket connection: its socket, the key it signed with, its subscriptions."""
+
     def __init__(self, sim: PolymarketSimulator, socket: Socket, key_id: str, conn_id: int) -> None:
-        super().__init__()
-        self.sim = sim
+        super().__init__(sim, socket.value, conn_id)
         self.socket = socket
         self.key_id = key_id
-        self.id = conn_id
-        self.transport: WSTransport | None = None
-        self.subs: dict[str, _Sub] = {}
-        self.open = False
-        self.closing = False
-        self.muted = False
-        self.frames_sent = 0
-        self.close_timer: asyncio.TimerHandle | None = None
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-        self.sim._opened(self)
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
-            self.sim._received(self, frame.get_payload_as_bytes())
-        elif frame.msg_type == WSMsgType.CLOSE:
-            if not transport.is_close_frame_sent:
-                transport.send_close(WSCloseCode.OK)
-            self.closing = True
-            transport.disconnect()
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self.sim._disconnected(self)
+        self.subs: dict[str, Sub] = {}
 
     def info(self) -> PmConnectionInfo:
         return PmConnectionInfo(
@@ -187,14 +103,14 @@ class _Conn(WSListener):
         )
 
 
-class PolymarketSimulator:
-    """Polymarket US WebSocket server on loopback (standalone, or attached to a Massive simulator).
+class PolymarketSimulator(SimulatorBase[_Conn, PmCounters, PmConnectionInfo]):
+    """Polymarket US WebSocket server on loopback (standalone, or attached to another simulator).
 
     :param seed: seeds the markets and accounts.
     :param port: own port (``0`` picks one); ignored when ``attach_to`` is given.
     :param markets: the market slugs served (others are answered with an error).
-    :param keys: key id → base64 secret (or ``{"public": <base64 public key>}``-style raw public key
-        with ``public=True`` entries in ``public_keys``); the built-in :data:`SIM_KEY_ID` is always known.
+    :param keys: key id → base64 secret; the built-in :data:`SIM_KEY_ID` is always known.
+    :param public_keys: key id → base64 Ed25519 public key, for keys whose secret the server never sees.
     :param tick_interval: seconds per market step (books, lite prices and trades are pushed each step).
     :param heartbeat_interval: seconds between heartbeats (``None``: no heartbeats).
     :param account_interval: seconds between account activities (``None``: only on :meth:`step_account`).
@@ -202,9 +118,12 @@ class PolymarketSimulator:
     :param legacy: write the seed's snake_case / integer-enum format instead of camelCase.
     :param max_skew: accepted distance of ``X-PM-Timestamp`` from the server clock, in seconds.
     :param open_orders: open orders each new account starts with.
-    :param attach_to: serve on this Massive simulator's port instead of an own one.
-    :param ssl_context: serve ``wss://`` on the own port (attached, the Massive simulator's TLS applies).
+    :param attach_to: serve on this simulator's port (a ``MassiveSimulator``) instead of an own one.
+    :param ssl_context: serve ``wss://`` on the own port (attached, the host's TLS applies).
     """
+
+    dialect = "Polymarket US"
+    attach_paths = tuple(_PATHS)
 
     def __init__(
         self,
@@ -225,16 +144,22 @@ class PolymarketSimulator:
         trade_probability: float = 0.3,
         open_orders: int = 5,
         close_timeout: float = 1.0,
-        attach_to: MassiveSimulator | None = None,
+        attach_to: SimulatorBase[Any, Any, Any] | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if tick_interval <= 0:
             raise ValueError("tick_interval must be > 0")
         if snapshot_page_size < 1:
             raise ValueError("snapshot_page_size must be >= 1")
+        super().__init__(
+            host=host,
+            port=port,
+            counters=PmCounters(),
+            close_timeout=close_timeout,
+            ssl_context=ssl_context,
+            attach_to=attach_to,
+        )
         self.seed = seed
-        self.host = host
-        self._port = port
         self.model = PolymarketModel(seed, tuple(markets), levels=levels, trade_probability=trade_probability)
         self.tick_interval = tick_interval
         self.step_ms = max(1, round(tick_interval * 1000))
@@ -244,47 +169,25 @@ class PolymarketSimulator:
         self.legacy = legacy
         self.max_skew_ms = int(max_skew * 1000)
         self.open_orders = open_orders
-        self.close_timeout = close_timeout
         self.origin_ms = (time.time_ns() // 1_000_000 // self.step_ms) * self.step_ms
+        self.frames = MarketFrames(self.model, self.step_time_ns, legacy=legacy)
         self._public: dict[str, str] = {SIM_KEY_ID: public_key_b64(SIM_SECRET_KEY)}
         for kid, secret in (keys or {}).items():
             self._public[kid] = public_key_b64(secret)
         self._public.update(public_keys or {})
-        self._attached = attach_to
-        self.ssl_context = attach_to.ssl_context if attach_to is not None else ssl_context
-        self._gate = HandshakeGate()
-        self._counters = PmCounters()
-        self._conns: dict[int, _Conn] = {}
         self._accounts: dict[str, Account] = {}
         self._handshakes: list[HandshakeRecord] = []
         self._requests: list[tuple[int, str, dict[str, Any]]] = []
-        self._ids = itertools.count(1)
-        self._states: dict[str, str] = {}
-        self._stats: dict[str, dict[str, Decimal]] = {}
         self._step = self.current_step()
-        self._paused = False
-        self._mute_new = False
         self._snapshot_error: str | None = None
-        self._server: asyncio.base_events.Server | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<PolymarketSimulator seed={self.seed} url={self.url} connections={len(self._conns)}>"
 
     # ------------------------------------------------------------------ addresses
 
-    @property
-    def port(self) -> int:
-        return self._attached.port if self._attached is not None else self._port
-
-    @property
-    def url(self) -> str:
-        """``ws://127.0.0.1:PORT`` (``wss://`` with TLS): the base URL (SDK: ``api_base_url="http://127.0.0.1:PORT"``)."""
-        return f"{'wss' if self.ssl_context is not None else 'ws'}://{self.host}:{self.port}"
-
     def url_for(self, socket: Socket | str) -> str:
+        """``ws://127.0.0.1:PORT/v1/ws/markets`` (or ``private``)."""
         return self.url + Socket(socket).path
 
     @property
@@ -299,165 +202,36 @@ class PolymarketSimulator:
     def markets(self) -> list[str]:
         return self.model.markets
 
-    # ------------------------------------------------------------------ lifecycle
+    def run_in_thread(self) -> PolymarketThread:
+        """A blocking facade running this simulator on its own event loop in a daemon thread."""
+        from tickwire.sim.polymarket.thread import PolymarketThread
 
-    async def start(self) -> PolymarketSimulator:
-        """Listen (own port) or register with the Massive simulator, and start pushing data."""
-        if self._attached is None:
-            await self._listen(self._port)
-        return self.start_attached() if self._attached is not None else self._start_tasks()
+        return PolymarketThread(self)
 
-    def start_attached(self) -> PolymarketSimulator:
-        """:meth:`start` for the attached mode, callable from synchronous code on the running loop."""
-        if self._attached is None:
-            raise RuntimeError("start_attached() needs attach_to=; use start() for an own port")
-        self._attached.routes.update(dict.fromkeys(_PATHS, self.route))
-        return self._start_tasks()
+    def _loops(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        loops = [("tickwire-pm-tick", self._every(self.tick_interval, self._tick, "tick"))]
+        if self.account_interval:
+            loops.append(
+                ("tickwire-pm-account", self._every(self.account_interval, self._step_accounts, "account"))
+            )
+        if self.heartbeat_interval:
+            loops.append(
+                ("tickwire-pm-heartbeat", self._every(self.heartbeat_interval, self._heartbeat, "heartbeat"))
+            )
+        return loops
 
-    def _start_tasks(self) -> PolymarketSimulator:
-        self._loop = asyncio.get_running_loop()
-        if not self._tasks:
-            self._tasks.append(self._loop.create_task(self._tick_loop(), name="tickwire-pm-tick"))
-            if self.heartbeat_interval:
-                self._tasks.append(
-                    self._loop.create_task(self._heartbeat_loop(), name="tickwire-pm-heartbeat")
-                )
-        return self
-
-    async def aclose(self) -> None:
-        await self.stop()
-        if self._attached is not None:
-            for path in _PATHS:
-                self._attached.routes.pop(path, None)
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def __aenter__(self) -> PolymarketSimulator:
-        return await self.start()
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def _listen(self, port: int) -> None:
-        if self._server is not None:
-            return
-        self._server = await ws_create_server(
-            self.route,
-            self.host,
-            port,
-            enable_auto_pong=True,
-            websocket_handshake_timeout=5,
-            logger_name="tickwire.sim.polymarket",
-            ssl=self.ssl_context,
-            use_aiofastnet=False if self.ssl_context is not None else None,  # as in ..server._listen
-        )
-        self._port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self, code: int | None = None, reason: str = "") -> None:
-        """Stop listening (own port only) and end every connection: aborted, or closed with ``code``."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-        self._stopped = True
-        for conn in list(self._conns.values()):
-            if code is None:
-                self._abort(conn)
-            else:
-                self._close(conn, code, reason)
-        if server is not None:
-            await server.wait_closed()
-        await self.wait_until(lambda: not self._conns, self.close_timeout + 2.0, "connections to end")
-
-    async def restart(self, port: int | None = None) -> None:
-        """Stop if running, then accept connections again (on ``port`` if given, own port only)."""
-        await self.stop()
-        self._stopped = False
-        if self._attached is None:
-            await self._listen(self._port if port is None else port)
-
-    _stopped = False
-
-    # ------------------------------------------------------------------ faults
-
-    def _select(self, socket: str | None) -> list[_Conn]:
-        return [
-            c
-            for c in self._conns.values()
-            if c.open and not c.closing and (socket is None or c.socket.value == socket)
-        ]
-
-    def drop(self, socket: str | None = None, *, graceful: bool = False) -> int:
-        """End connections without a close frame (the client sees 1006): reset them, or with
-        ``graceful=True`` close the TCP stream cleanly (FIN) instead."""
-        conns = self._select(socket)
-        for conn in conns:
-            self._counters.drops += 1
-            if graceful and conn.transport is not None:
-                conn.closing = True
-                conn.transport.disconnect(graceful=True)
-            else:
-                self._abort(conn)
-        return len(conns)
-
-    def close(self, code: int = 1000, reason: str = "", socket: str | None = None) -> int:
-        conns = self._select(socket)
-        for conn in conns:
-            self._close(conn, code, reason)
-        return len(conns)
-
-    def mute(self, socket: str | None = None, *, new_connections: bool = False) -> int:
-        """Stop sending anything (data, heartbeats, replies) on open connections: a silent socket."""
-        conns = self._select(socket)
-        for conn in conns:
-            conn.muted = True
-        self._mute_new = new_connections
-        return len(conns)
-
-    def unmute(self, socket: str | None = None) -> int:
-        conns = self._select(socket)
-        for conn in conns:
-            conn.muted = False
-        self._mute_new = False
-        return len(conns)
-
-    def send_raw(self, payload: str | bytes, socket: str | None = None) -> int:
-        data = payload.encode() if isinstance(payload, str) else payload
-        conns = self._select(socket)
-        for conn in conns:
-            self._send(conn, data, force=True)
-        return len(conns)
-
-    def refuse_handshakes(
-        self, status: int = 503, count: int | None = None, body: bytes | None = None
-    ) -> None:
-        """Answer the next ``count`` upgrades (``None``: all) with HTTP ``status`` (401, 429, 503...)."""
-        self._gate.refuse(status, count, body)
-
-    def accept_handshakes(self) -> None:
-        self._gate.accept()
-
-    def pause_data(self) -> None:
-        """No market data or account activity (heartbeats go on)."""
-        self._paused = True
-
-    def resume_data(self) -> None:
-        self._paused = False
-        self._step = self.current_step()
+    # ------------------------------------------------------------------ faults of this dialect
 
     def fail_next_snapshot(self, message: str = "deadline exceeded") -> None:
         """End the next ORDER_SNAPSHOT early: its terminal frame carries ``error``."""
         self._snapshot_error = message
 
     def set_market_state(self, slug: str, state: str) -> None:
-        self._states[slug] = state if state.startswith("MARKET_STATE_") else "MARKET_STATE_" + state.upper()
+        """The ``state`` sent for ``slug`` from now on (``"closed"`` or ``"MARKET_STATE_CLOSED"``)."""
+        self.frames.set_market_state(slug, state)
+
+    def _on_resume(self) -> None:
+        self._step = self.current_step()
 
     # ------------------------------------------------------------------ the simulated world
 
@@ -497,16 +271,8 @@ class PolymarketSimulator:
     # ------------------------------------------------------------------ observation
 
     @property
-    def counters(self) -> PmCounters:
-        return PmCounters(**{f: getattr(self._counters, f) for f in PmCounters.__dataclass_fields__})
-
-    def connections(self, socket: str | None = None) -> list[PmConnectionInfo]:
-        return [
-            c.info() for c in self._conns.values() if c.open and (socket is None or c.socket.value == socket)
-        ]
-
-    @property
     def handshakes(self) -> list[HandshakeRecord]:
+        """Every upgrade attempt that reached an endpoint, in order."""
         return list(self._handshakes)
 
     def requests(self, socket: str | None = None, *, conn_id: int | None = None) -> list[dict[str, Any]]:
@@ -517,29 +283,13 @@ class PolymarketSimulator:
             if (socket is None or s == socket) and (conn_id is None or cid == conn_id)
         ]
 
-    async def wait_until(
-        self,
-        predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109
-        what: str = "a condition",
-    ) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), min(remaining, 0.1))
-            except TimeoutError:
-                pass
-
     async def wait_subscribed(
         self,
         socket: str,
         request_ids: Iterable[str],
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> PmConnectionInfo:
+        """Wait until one open connection on ``socket`` holds all ``request_ids``."""
         wanted = set(request_ids)
 
         def find() -> PmConnectionInfo | None:
@@ -555,32 +305,27 @@ class PolymarketSimulator:
         assert found is not None
         return found
 
-    # ------------------------------------------------------------------ handshakes
+    # ------------------------------------------------------------------ the upgrade
 
-    def route(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener | None:
-        """Decide one upgrade: a connection, or an HTTP error (404 path, refused, 401 auth)."""
-        raw_path = request.path.decode("latin-1")
-        path = raw_path.split("?", 1)[0]
-        socket = _PATHS.get(path)
+    def _resolve(self, path: str) -> str | Refusal:
+        socket = _PATHS.get(path.split("?", 1)[0])
         if socket is None:
-            return self._refuse(404, f"no Polymarket US endpoint at {path[:80]!r}".encode())
-        if self._stopped:
-            return self._refuse(503, b"simulator stopped")
-        headers = request.headers
-        kid = str(headers.get("X-PM-Access-Key", "")).strip()
-        ts = str(headers.get("X-PM-Timestamp", "")).strip()
-        sig = str(headers.get("X-PM-Signature", "")).strip()
-        status = self._gate.take()
-        if status is not None:
-            self._record(path, kid, ts, sig, status, "refused by fault injection")
-            return self._refuse(status, self._gate.body)
-        reason = self._check_auth(path, kid, ts, sig)
+            return Refusal(404, f"no Polymarket US endpoint at {path[:80]!r}".encode())
+        return socket.value
+
+    def _admit(self, request: WSUpgradeRequest, endpoint: str) -> _Conn | Refusal:
+        kid, ts, sig = _auth_headers(request)
+        reason = self._check_auth(Socket(endpoint).path, kid, ts, sig)
         if reason is not None:
             self._counters.auth_failed += 1
-            self._record(path, kid, ts, sig, 401, reason)
-            return self._refuse(401, reason.encode())
-        self._record(path, kid, ts, sig, 101, "")
-        return _Conn(self, socket, kid, next(self._ids))
+            return Refusal(401, reason.encode())
+        return _Conn(self, Socket(endpoint), kid, next(self._ids))
+
+    def _handshake_seen(self, request: WSUpgradeRequest, endpoint: str, status: int, reason: str) -> None:
+        kid, ts, sig = _auth_headers(request)
+        self._handshakes.append(
+            HandshakeRecord(Socket(endpoint).path, kid, ts, sig, status, reason, time.time())
+        )
 
     def _check_auth(self, path: str, kid: str, ts: str, sig: str) -> str | None:
         if not kid or not ts or not sig:
@@ -600,64 +345,18 @@ class PolymarketSimulator:
             return "invalid signature"
         return None
 
-    def _record(self, path: str, kid: str, ts: str, sig: str, status: int, reason: str) -> None:
-        self._handshakes.append(HandshakeRecord(path, kid, ts, sig, status, reason, time.time()))
-        self._notify()
-
-    def _refuse(self, status: int, body: bytes) -> WSUpgradeResponseWithListener:
-        self._counters.refused += 1
-        self._notify()
-        return WSUpgradeResponseWithListener(WSUpgradeResponse.create_error_response(status, body), None)
-
-    # ------------------------------------------------------------------ connections
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    def _opened(self, conn: _Conn) -> None:
-        conn.open = True
-        conn.muted = self._mute_new
-        self._conns[conn.id] = conn
-        self._counters.handshakes += 1
+    def _on_open(self, conn: _Conn) -> None:
         if conn.socket is Socket.PRIVATE:
             self.account(conn.key_id)
-        self._notify()
 
-    def _disconnected(self, conn: _Conn) -> None:
-        conn.open = False
-        if conn.close_timer is not None:
-            conn.close_timer.cancel()
-        self._conns.pop(conn.id, None)
-        self._notify()
+    # ------------------------------------------------------------------ sending
 
-    def _close(self, conn: _Conn, code: int, reason: str) -> None:
-        t = conn.transport
-        if t is None or not conn.open or conn.closing:
-            return
-        conn.closing = True
-        t.send_close(WSCloseCode(code), reason.encode())
-        assert self._loop is not None
-        conn.close_timer = self._loop.call_later(self.close_timeout, self._abort, conn)
-        self._notify()
-
-    def _abort(self, conn: _Conn) -> None:
-        if conn.transport is not None and conn.open:
-            conn.closing = True
-            conn.transport.disconnect(graceful=False)
-
-    def _send(self, conn: _Conn, data: bytes, *, force: bool = False) -> None:
-        t = conn.transport
-        if t is None or not conn.open or conn.closing or t.is_close_frame_sent or (conn.muted and not force):
-            return
-        t.send(WSMsgType.TEXT, data)
-        conn.frames_sent += 1
-        self._counters.frames_sent += 1
-
-    def _encode(self, frame: WireFrame) -> bytes:
-        if self.legacy:
-            return _ENC.encode(to_legacy(msgspec.to_builtins(frame)))
-        return _ENC.encode(frame)
+    def _send(self, conn: _Conn, data: bytes, *, force: bool = False, binary: bool = False) -> bool:
+        sent = super()._send(conn, data, force=force, binary=binary)
+        if sent:
+            self._counters.frames_sent += 1
+            self._counters.bytes_sent += len(data)
+        return sent
 
     def _error(
         self, conn: _Conn, request_id: str | None, message: str, stype: SubscriptionType | None = None
@@ -666,7 +365,7 @@ class PolymarketSimulator:
         frame = WireFrame(
             request_id=request_id, error=message, subscription_type=stype.value if stype else None
         )
-        self._send(conn, self._encode(frame))
+        self._send(conn, self.frames.encode(frame))
 
     # ------------------------------------------------------------------ requests
 
@@ -715,12 +414,12 @@ class PolymarketSimulator:
         if rid in conn.subs:
             self._error(conn, rid, f"requestId {rid!r} is already in use", stype)
             return
-        if len(slugs) > _MAX_SLUGS:
+        if len(slugs) > MAX_SLUGS:
             self._error(
-                conn, rid, f"too many markets: {len(slugs)} (at most {_MAX_SLUGS} per subscription)", stype
+                conn, rid, f"too many markets: {len(slugs)} (at most {MAX_SLUGS} per subscription)", stype
             )
             return
-        unknown = [s for s in slugs if s not in self.model]
+        unknown = [s for s in slugs if not self._has_market(s)]
         if unknown:
             self._error(conn, rid, f"market not found: {', '.join(unknown[:5])}", stype)
             return
@@ -731,28 +430,31 @@ class PolymarketSimulator:
         if stype is SubscriptionType.ORDER_SNAPSHOT:
             self._order_snapshot(conn, rid, frozenset(slugs))
             return
-        conn.subs[rid] = _Sub(stype, frozenset(slugs))
-        if stype is SubscriptionType.MARKET_DATA:
-            for slug in slugs:
-                self._send(conn, self._market_data_frame(rid, slug, self._step))
-        elif stype is SubscriptionType.MARKET_DATA_LITE:
-            for slug in slugs:
-                self._send(conn, self._lite_frame(rid, slug, self._step))
-        elif stype is SubscriptionType.ACCOUNT_BALANCE:
-            balance = self.account(conn.key_id).balance()
-            self._send(
-                conn,
-                self._encode(
-                    WireFrame(
-                        request_id=rid,
-                        subscription_type=stype.value,
-                        account_balances_snapshot=WireBalancesSnapshot(balances=[balance]),
-                    )
-                ),
+        sub = conn.subs[rid] = Sub(stype, frozenset(slugs))
+        self._on_subscribed(conn, rid, sub)
+
+    def _has_market(self, slug: str) -> bool:
+        """Whether ``slug`` can be subscribed to."""
+        return slug in self.model
+
+    def _on_subscribed(self, conn: _Conn, rid: str, sub: Sub) -> None:
+        """A subscription took effect: send the snapshot its type has."""
+        if sub.type is SubscriptionType.MARKET_DATA:
+            for slug in sub.slugs:
+                self._send(conn, self.frames.market_data(rid, slug, self._step))
+        elif sub.type is SubscriptionType.MARKET_DATA_LITE:
+            for slug in sub.slugs:
+                self._send(conn, self.frames.lite(rid, slug, self._step))
+        elif sub.type is SubscriptionType.ACCOUNT_BALANCE:
+            balances = WireBalancesSnapshot(balances=[self.account(conn.key_id).balance()])
+            frame = WireFrame(
+                request_id=rid, subscription_type=sub.type.value, account_balances_snapshot=balances
             )
+            self._send(conn, self.frames.encode(frame))
 
     def _order_snapshot(self, conn: _Conn, rid: str, slugs: frozenset[str]) -> None:
-        orders = [o.wire() for o in self.account(conn.key_id).open_orders if not slugs or o.slug in slugs]
+        """The open orders (of ``slugs``, or all) in pages, the last with ``eof`` (and the injected error)."""
+        orders = self._open_orders(conn, slugs)
         error, self._snapshot_error = self._snapshot_error, None
         size = self.snapshot_page_size
         pages = [orders[i : i + size] for i in range(0, len(orders), size)] or [[]]
@@ -768,93 +470,13 @@ class PolymarketSimulator:
             )
             if last and error is not None:
                 self._counters.errors_sent += 1
-            self._send(conn, self._encode(frame))
+            self._send(conn, self.frames.encode(frame))
 
-    # ------------------------------------------------------------------ market data
+    def _open_orders(self, conn: _Conn, slugs: frozenset[str]) -> list[WireOrder]:
+        """The account's open orders (of ``slugs``, or all), as an ORDER_SNAPSHOT lists them."""
+        return [o.wire() for o in self.account(conn.key_id).open_orders if not slugs or o.slug in slugs]
 
-    def _market_data_frame(self, rid: str, slug: str, step: int) -> bytes:
-        bids, offers = self.model.book(slug, step)
-        stats = self._stats.get(slug, {})
-        mid = self.model.mid(slug, step)
-        frame = WireFrame(
-            request_id=rid,
-            subscription_type=SubscriptionType.MARKET_DATA.value,
-            market_data=WireMarketData(
-                market_slug=slug,
-                bids=[WireLevel(px=LevelPrice(value=p, currency="USD"), qty=q) for p, q in bids],
-                offers=[WireLevel(px=LevelPrice(value=p, currency="USD"), qty=q) for p, q in offers],
-                state=self._states.get(slug, "MARKET_STATE_OPEN"),
-                stats=WireStats(
-                    last_trade_px=_usd(stats["last"]) if "last" in stats else None,
-                    shares_traded=stats.get("volume", Decimal(0)),
-                    open_interest=stats.get("volume", Decimal(0)) / 2,
-                    high_px=_usd(stats["high"]) if "high" in stats else None,
-                    low_px=_usd(stats["low"]) if "low" in stats else None,
-                    current_px=_usd(mid),
-                ),
-                transact_time=rfc3339(self.step_time_ns(step)),
-            ),
-        )
-        return self._encode(frame)
-
-    def _lite_frame(self, rid: str, slug: str, step: int) -> bytes:
-        bids, offers = self.model.book(slug, step)
-        stats = self._stats.get(slug, {})
-        frame = WireFrame(
-            request_id=rid,
-            subscription_type=SubscriptionType.MARKET_DATA_LITE.value,
-            market_data_lite=WireMarketDataLite(
-                market_slug=slug,
-                current_px=_usd(self.model.mid(slug, step)),
-                last_trade_px=_usd(stats["last"]) if "last" in stats else None,
-                best_bid=_usd(bids[0][0]) if bids else None,
-                best_ask=_usd(offers[0][0]) if offers else None,
-                bid_depth=len(bids),
-                ask_depth=len(offers),
-                shares_traded=stats.get("volume", Decimal(0)),
-                open_interest=stats.get("volume", Decimal(0)) / 2,
-                state=self._states.get(slug, "MARKET_STATE_OPEN"),
-                bid_shares=_two_sig(sum((q for _, q in bids), Decimal(0))),
-                ask_shares=_two_sig(sum((q for _, q in offers), Decimal(0))),
-            ),
-        )
-        return self._encode(frame)
-
-    def _trade_frame(self, rid: str, trade: Any) -> bytes:
-        buy = WireTradeSide(side="ORDER_SIDE_BUY", intent="ORDER_INTENT_BUY_LONG")
-        sell = WireTradeSide(side="ORDER_SIDE_SELL", intent="ORDER_INTENT_SELL_LONG")
-        frame = WireFrame(
-            request_id=rid,
-            subscription_type=SubscriptionType.TRADE.value,
-            trade=WireTrade(
-                market_slug=trade.slug,
-                price=_usd(trade.price),
-                quantity=_usd(trade.qty),
-                trade_time=rfc3339(self.step_time_ns(trade.step) + trade.seq * 1000),
-                maker=sell if trade.taker_buys else buy,
-                taker=buy if trade.taker_buys else sell,
-            ),
-        )
-        return self._encode(frame)
-
-    async def _tick_loop(self) -> None:
-        last_account = time.monotonic()
-        while True:
-            await asyncio.sleep(self.tick_interval)
-            try:
-                self._tick()
-                if (
-                    self.account_interval
-                    and not self._paused
-                    and time.monotonic() - last_account >= self.account_interval
-                ):
-                    last_account = time.monotonic()
-                    for kid in {
-                        c.key_id for c in self._conns.values() if c.socket is Socket.PRIVATE and c.open
-                    }:
-                        self.step_account(kid)
-            except Exception:
-                log.exception("polymarket simulator tick failed")
+    # ------------------------------------------------------------------ the data pumps
 
     def _tick(self) -> None:
         self._counters.ticks += 1
@@ -863,9 +485,7 @@ class PolymarketSimulator:
             return
         start = max(self._step + 1, step - 20)  # a late tick catches up at most 20 steps of trades
         self._step = step
-        listeners = [
-            c for c in self._conns.values() if c.open and not c.closing and c.socket is Socket.MARKETS
-        ]
+        listeners = [c for c in self._conns.values() if c.live and c.socket is Socket.MARKETS]
         wanted: set[str] = set()
         for c in listeners:
             for sub in c.subs.values():
@@ -874,12 +494,7 @@ class PolymarketSimulator:
             slug: [t for s in range(start, step + 1) for t in self.model.trades(slug, s)] for slug in wanted
         }
         for slug, ts in trades.items():
-            st = self._stats.setdefault(slug, {})
-            for t in ts:
-                st["last"] = t.price
-                st["volume"] = st.get("volume", Decimal(0)) + t.qty
-                st["high"] = max(st.get("high", t.price), t.price)
-                st["low"] = min(st.get("low", t.price), t.price)
+            self.frames.record_trades(slug, ts)
         cache: dict[tuple[str, str, str], bytes] = {}
         for c in listeners:
             if c.muted:
@@ -888,70 +503,50 @@ class PolymarketSimulator:
                 for slug in sorted(sub.slugs):
                     if sub.type is SubscriptionType.TRADE:
                         for t in trades.get(slug, ()):
-                            self._send(c, self._trade_frame(rid, t))
+                            self._send(c, self.frames.trade(rid, t))
                         continue
                     key = (sub.type.value, rid, slug)
                     frame = cache.get(key)
                     if frame is None:
                         if sub.type is SubscriptionType.MARKET_DATA:
-                            frame = self._market_data_frame(rid, slug, step)
+                            frame = self.frames.market_data(rid, slug, step)
                         else:
-                            frame = self._lite_frame(rid, slug, step)
+                            frame = self.frames.lite(rid, slug, step)
                         cache[key] = frame
                     self._send(c, frame)
         self._notify()
 
+    def _step_accounts(self) -> None:
+        if self._paused:
+            return
+        for kid in {c.key_id for c in self._conns.values() if c.socket is Socket.PRIVATE and c.open}:
+            self.step_account(kid)
+
     def _publish_activities(self, key_id: str, acts: list[Activity]) -> None:
         for c in self._conns.values():
-            if not c.open or c.closing or c.socket is not Socket.PRIVATE or c.key_id != key_id:
+            if not c.live or c.socket is not Socket.PRIVATE or c.key_id != key_id:
                 continue
             for rid, sub in c.subs.items():
                 for kind, slug, payload in acts:
                     if sub.slugs and slug and slug not in sub.slugs:
                         continue
-                    frame = _activity_frame(rid, sub.type, kind, payload)
+                    frame = activity_frame(rid, sub.type, kind, payload)
                     if frame is not None:
-                        self._send(c, self._encode(frame))
+                        self._send(c, self.frames.encode(frame))
         self._notify()
 
-    async def _heartbeat_loop(self) -> None:
-        assert self.heartbeat_interval
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            for c in list(self._conns.values()):
-                if c.open and not c.closing and not c.muted:
-                    self._send(c, _HEARTBEAT)
-                    self._counters.heartbeats_sent += 1
+    def _heartbeat(self) -> None:
+        for c in list(self._conns.values()):
+            if c.live and not c.muted:
+                self._send(c, HEARTBEAT)
+                self._counters.heartbeats_sent += 1
 
 
-def _usd(x: Decimal) -> Amount:
-    return Amount(value=x, currency="USD")
+def _auth_headers(request: WSUpgradeRequest) -> tuple[str, str, str]:
+    """``(key id, timestamp, signature)`` from the ``X-PM-*`` headers (empty when missing)."""
+    headers = request.headers
 
+    def get(name: str) -> str:
+        return str(headers.get(name, "")).strip()
 
-def _two_sig(x: Decimal) -> Decimal:
-    """Rounded down to two significant figures (how ``bidShares``/``askShares`` are sent)."""
-    if x <= 0:
-        return Decimal(0)
-    exp = x.adjusted() - 1
-    q = Decimal(1).scaleb(exp)
-    return (x / q).to_integral_value(rounding="ROUND_FLOOR") * q
-
-
-def _activity_frame(rid: str, stype: SubscriptionType, kind: str, payload: Any) -> WireFrame | None:
-    from tickwire.polymarket_us.wire import WireExecution, WirePositionUpdate
-
-    if kind == "order" and stype is SubscriptionType.ORDER and isinstance(payload, WireExecution):
-        return WireFrame(
-            request_id=rid,
-            subscription_type=stype.value,
-            order_subscription_update=WireOrderUpdate(execution=payload),
-        )
-    if kind == "position" and stype is SubscriptionType.POSITION and isinstance(payload, WirePositionUpdate):
-        return WireFrame(request_id=rid, subscription_type=stype.value, position_subscription=payload)
-    if kind == "balance" and stype is SubscriptionType.ACCOUNT_BALANCE:
-        return WireFrame(
-            request_id=rid,
-            subscription_type=stype.value,
-            account_balances_update=WireBalancesUpdate(balance_change=payload),
-        )
-    return None
+    return get("X-PM-Access-Key"), get("X-PM-Timestamp"), get("X-PM-Signature")
