@@ -7,9 +7,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+from tests.waiting import poll
 
 
 def test_dashboard_sim_serves_page_and_metrics_then_exits(tmp_path: Path) -> None:
@@ -42,14 +44,13 @@ def test_dashboard_sim_serves_page_and_metrics_then_exits(tmp_path: Path) -> Non
         line = proc.stderr.readline()
         url = re.search(r"dashboard: (http://127\.0\.0\.1:\d+/)", line)
         assert url, line
-        deadline = time.monotonic() + 25
         not_yet = 'tickwire_alerts_total{rule="move * 0.01% 60s any"} 0'
-        while True:  # until the alert has fired (the market moves 0.01% within a minute almost at once)
-            metrics = urllib.request.urlopen(url.group(1) + "metrics", timeout=10).read().decode()
-            if "tickwire_alerts_total{" in metrics and not_yet not in metrics:
-                break
-            assert time.monotonic() < deadline, metrics
-            time.sleep(0.2)
+        # until the alert has fired (the market moves 0.01% within a minute almost at once)
+        metrics = poll(
+            lambda: urllib.request.urlopen(url.group(1) + "metrics", timeout=10).read().decode(),
+            lambda text: "tickwire_alerts_total{" in text and not_yet not in text,
+            within=25,
+        )
         assert "tickwire_events_total" in metrics
         page = urllib.request.urlopen(url.group(1), timeout=10).read().decode()
         assert "lightweight-charts" in page
@@ -104,15 +105,18 @@ def test_polymarket_dashboard_sim_shows_books_of_the_named_markets(tmp_path: Pat
         line = proc.stderr.readline()
         url = re.search(r"dashboard: (http://127\.0\.0\.1:\d+/)", line)
         assert url, line
-        deadline = time.monotonic() + 25
-        while True:  # until both markets have a book and a candle, and the move alert fired
-            state = json.loads(urllib.request.urlopen(url.group(1) + "api/state", timeout=10).read())
+
+        def ready(state: dict[str, Any]) -> bool:  # both markets have a book and a candle, an alert fired
             syms = state["symbols"]
-            ready = all(m in syms and "book" in syms[m] and syms[m]["candles"] for m in markets.split(","))
-            if ready and state["alerts"]:
-                break
-            assert time.monotonic() < deadline, state
-            time.sleep(0.2)
+            books = all(m in syms and "book" in syms[m] and syms[m]["candles"] for m in markets.split(","))
+            return books and bool(state["alerts"])
+
+        state = poll(
+            lambda: json.loads(urllib.request.urlopen(url.group(1) + "api/state", timeout=10).read()),
+            ready,
+            within=25,
+        )
+        syms = state["symbols"]
         assert set(syms) == set(markets.split(","))  # only the markets named
         assert state["alerts"][0]["symbol"] == "btc-100k-2026"
         page = urllib.request.urlopen(url.group(1), timeout=10).read().decode()
