@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from polymarket_us import AsyncPolymarketUS
+
 from tickwire.sim import MassiveSimulator
 from tickwire.sim.polymarket import PolymarketSimulator, attach_polymarket
 

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import msgspec
+from massive import WebSocketClient  # type: ignore[import-untyped]
 from massive.websocket.models import EquityQuote as MQuote  # type: ignore[import-untyped]
 from massive.websocket.models import EquityTrade as MTrade  # type: ignore[import-untyped]
 
-from massive import WebSocketClient  # type: ignore[import-untyped]
 from tests.waiting import until
 from tickwire.journal import FRAME, read_records
 from tickwire.massive.decoder import MassiveDecoder

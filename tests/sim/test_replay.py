@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polymarket_us import AsyncPolymarketUS
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from polymarket_us import AsyncPolymarketUS
 from tickwire.backoff import Backoff
 from tickwire.errors import ConfigError
 from tickwire.journal import JournalWriter
