@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 
 import tickwire
+import tickwire.alpaca
 import tickwire.errors
 import tickwire.massive
 import tickwire.polymarket_us
@@ -34,6 +35,8 @@ PINNED = {
     "LimitUpLimitDown", "Market", "MassiveEvent", "MetricsSnapshot", "RateLimited", "RawEvent",
     "Reconnected", "RestError", "Status", "SubscriptionError", "SubscriptionRejected", "TLSError",
     "TickwireError", "__version__",
+    "DataRefused", "FatalStreamError", "NatsRefused", "NatsUnavailable", "PublishError", "SinkError",
+    "StreamTaken",
 }  # fmt: skip
 
 MASSIVE_EVENTS = {
@@ -60,9 +63,20 @@ POLYMARKET_PINNED = POLYMARKET_EVENTS | {
     "public_key_b64", "sign_message", "verify_signature",
 }  # fmt: skip
 
+ALPACA_PINNED = {
+    "AlpacaAuthError", "AlpacaBackfillConfig", "AlpacaCallbackClient", "AlpacaDecoder", "AlpacaError",
+    "AlpacaEvent", "AlpacaGapFiller", "AlpacaRestClient", "AlpacaSession", "AlpacaStreamClient",
+    "AsyncAlpacaRestClient", "BackfilledBar", "Bar", "BarsBackfilled", "Book", "BookCrossed", "BookLevel",
+    "CancelError", "Correction", "DailyBar", "ErrorCode", "Imbalance", "LIVE_HOST", "Luld", "MARKETS",
+    "MarketInfo", "News", "OrderBook", "OrderBooks", "Quote", "SANDBOX_HOST", "SubscriptionAck", "Trade",
+    "TradingStatus", "UpdatedBar", "bars_frame", "error_info", "market_info", "resolve_keys", "stream_url",
+}  # fmt: skip
+
 ERRORS = {
-    "AuthError", "ConfigError", "ConnectionLost", "JournalError", "RateLimited", "RestError",
-    "StreamWarning", "SubscriptionError", "TLSError", "TickwireError",
+    "AuthError", "ConfigError", "ConnectionLost", "DataRefused", "FatalStreamError", "JournalError",
+    "NatsRefused", "NatsUnavailable", "PublishError",
+    "RateLimited", "RestError", "SinkError", "StreamTaken", "StreamWarning", "SubscriptionError",
+    "TLSError", "TickwireError",
 }  # fmt: skip
 
 # Extras: ``import tickwire`` must work without any of them installed.
@@ -88,8 +102,13 @@ def test_all_is_pinned_and_sorted() -> None:
 
 @pytest.mark.parametrize(
     ("module", "pinned"),
-    [(tickwire, PINNED), (tickwire.massive, MASSIVE_PINNED), (tickwire.polymarket_us, POLYMARKET_PINNED)],
-    ids=["tickwire", "massive", "polymarket_us"],
+    [
+        (tickwire, PINNED),
+        (tickwire.massive, MASSIVE_PINNED),
+        (tickwire.polymarket_us, POLYMARKET_PINNED),
+        (tickwire.alpaca, ALPACA_PINNED),
+    ],
+    ids=["tickwire", "massive", "polymarket_us", "alpaca"],
 )
 def test_every_name_resolves(module: ModuleType, pinned: set[str]) -> None:
     assert set(module.__all__) == pinned

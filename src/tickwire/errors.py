@@ -11,9 +11,16 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConnectionLost",
+    "DataRefused",
+    "FatalStreamError",
     "JournalError",
+    "NatsRefused",
+    "NatsUnavailable",
+    "PublishError",
     "RateLimited",
     "RestError",
+    "SinkError",
+    "StreamTaken",
     "StreamWarning",
     "SubscriptionError",
     "TLSError",
@@ -59,6 +66,56 @@ class StreamWarning(TickwireError):
     def __init__(self, message: str, event: object) -> None:
         super().__init__(message)
         self.event = event
+
+
+class FatalStreamError(AuthError):
+    """The server sent an error that retrying cannot fix (Alpaca 402/408/409: bad key, connection
+    or subscription not allowed); ``code`` is the provider's code. Never retried."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SinkError(TickwireError):
+    """A sink cannot take what it is given (the base of the sinks' own errors)."""
+
+
+class DataRefused(SinkError, ValueError):
+    """A value a sink cannot store (an integer over 64 bits, a time out of range, a message over the
+    server's limit...), found while converting a batch; the message names the table and column.
+    Always a data error: the event goes to the dead-letter file."""
+
+
+class StreamTaken(SinkError):
+    """A Redis stream's top entry belongs to another journal, so this journal's ids would all be
+    refused: point the sink at another prefix."""
+
+
+class NatsUnavailable(SinkError, ConnectionError):
+    """The NATS server cannot be reached, closed the connection or did not answer in time."""
+
+
+class NatsRefused(SinkError):
+    """The server answered with an error (a JetStream API error or a refused publish); ``code`` is
+    the HTTP-like status and ``err_code`` JetStream's own number (0 when not given)."""
+
+    def __init__(self, message: str, code: int = 0, err_code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.err_code = err_code
+
+
+class PublishError(NatsRefused):
+    """Some messages of a batch were refused; ``failed`` maps their index to the refusal."""
+
+    def __init__(self, failed: dict[int, NatsRefused]) -> None:
+        first = min(failed)
+        why = failed[first]
+        super().__init__(
+            f"JetStream refused {len(failed)} message(s), the first (#{first}): {why}", why.code, why.err_code
+        )
+        self.failed = failed
 
 
 class JournalError(TickwireError):

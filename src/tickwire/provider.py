@@ -103,11 +103,13 @@ class Provider:
 _BUILTIN: dict[str, str] = {
     "massive": "tickwire.massive.provider",
     "polymarket_us": "tickwire.polymarket_us.provider",
+    "alpaca": "tickwire.alpaca.provider",
 }
 _ALIASES: dict[str, str] = {
     "polygon": "massive",
     "polymarket": "polymarket_us",
     "polymarket-us": "polymarket_us",
+    "alpaca-markets": "alpaca",
 }
 _LOADED: dict[str, Provider] = {}
 _EXTRA: dict[str, str | Provider] = {}

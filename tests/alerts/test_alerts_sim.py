@@ -86,7 +86,12 @@ async def test_scripted_prices_fire_each_rule_exactly_once_per_debounce(
     import nats
 
     try:
-        nc = await nats.connect(service_url("TICKWIRE_NATS_URL"), connect_timeout=3, max_reconnect_attempts=0)
+        nc = await nats.connect(
+            service_url("TICKWIRE_NATS_URL"),
+            connect_timeout=3,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+        )
     except Exception as exc:
         unavailable("NATS", exc)
     subject = f"tickwire.test.alerts.{uuid.uuid4().hex}"

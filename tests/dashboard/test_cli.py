@@ -137,3 +137,50 @@ def test_polymarket_dashboard_needs_markets_without_the_simulator(tmp_path: Path
         cwd=tmp_path,
     )
     assert proc.returncode == 2 and "--markets" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_dashboard_token_from_the_environment_and_allow_host(tmp_path: Path) -> None:
+    import urllib.error
+
+    token = "cli-dash-t0ken"
+    env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY")}
+    env["TICKWIRE_DASHBOARD_TOKEN"] = token
+    args = ["dashboard", "T.AAPL", "--sim", "--port", "0", "--duration", "30", "--allow-host", "dash.test"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tickwire", *args], stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+
+    def status(path: str, **headers: str) -> int:
+        request = urllib.request.Request(url.group(1) + path, headers=headers)
+        try:
+            return int(urllib.request.urlopen(request, timeout=10).status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        url = re.search(r"dashboard: (http://127\.0\.0\.1:\d+/)", line)
+        assert url and "?token=<your token>" in line and token not in line, line
+        assert status("metrics") == 401
+        assert status(f"metrics?token={token}") == 200
+        assert status("api/state", Authorization=f"Bearer {token}", Host="dash.test") == 200
+        assert status("api/state", Authorization=f"Bearer {token}", Host="evil.test") == 403
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert token not in err
+
+
+def test_dashboard_help_states_the_symbol_bound(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickwire", "dashboard", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 0 and "--max-symbols" in proc.stdout and "5000" in proc.stdout
+    assert "TICKWIRE_DASHBOARD_TOKEN" in proc.stdout and "--allow-host" in proc.stdout

@@ -198,3 +198,28 @@ def test_events_need_the_providers_converter() -> None:
 
     with pytest.raises(ConfigError, match="ticks="):
         DashboardState().on_events([t("A", 1, T0)])
+
+
+def test_a_page_is_told_which_symbols_were_evicted_and_gets_a_returning_one_afresh() -> None:
+    st = DashboardState(ticks=ticks, symbols=["AAPL"], interval=60, grace=0, max_symbols=2)
+    page = Cursor()
+    st.on_events([t("X1", 10, T0), t("X2", 11, T0 + 1)])
+    assert set(st.update_for(page)["symbols"]) == {"AAPL", "X1", "X2"}
+    st.on_events([t("X3", 12, T0 + 2)])  # X1, the least recently updated, goes
+    upd = st.update_for(page)
+    assert upd["removed"] == ["X1"] and set(upd["symbols"]) == {"X3"}
+    assert "X1" not in page.revs and st.update_for(page)["removed"] == []
+    st.on_events([t("X1", 99, T0 + 3)])  # back (X2 goes), with a new revision history
+    st.on_events([t("X2", 5, T0 + 4)])  # back again (X3 goes) before the page looked
+    upd = st.update_for(page)
+    assert sorted(upd["removed"]) == ["X2", "X3"]  # X2 is a new incarnation: the page starts it over
+    assert set(upd["symbols"]) == {"X1", "X2"}
+    assert [c["close"] for c in upd["symbols"]["X2"]["candles"]] == [5]  # only the new incarnation's
+    assert st.evicted == 3
+
+
+def test_the_panel_masks_the_connected_url() -> None:
+    st = DashboardState(ticks=ticks)
+    st.on_events([Connected(url="wss://h/stocks?apiKey=sekret&x=1", epoch=1, at=0.0)])
+    assert st.panel.url == "wss://h/stocks?apiKey=****&x=1"
+    assert "sekret" not in str(st.update_for(Cursor()))

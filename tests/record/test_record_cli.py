@@ -36,7 +36,7 @@ async def test_query_works_while_recording_and_journal_tools(tmp_path: Path) -> 
         )
         stop = asyncio.Event()
         run = asyncio.create_task(rec.run(stop))
-        await until(lambda: rec.runners[0].written >= 100, 20, "100 rows in DuckDB")
+        await until(lambda: rec.cursors and rec.cursors[0].written >= 100, 20, "100 rows in DuckDB")
         code, out, err = await _cli(
             "query", "-d", str(tmp_path), "--csv", "SELECT count(*) AS n FROM stocks_trades"
         )

@@ -20,7 +20,7 @@ import duckdb
 import msgspec
 import pytest
 
-from tests.services import service_url, unavailable
+from tests.record.service_sinks import cleanup_sinks, reachable_sinks, service_sinks
 from tests.waiting import until
 from tickwire.backoff import Backoff
 from tickwire.events import Event
@@ -37,8 +37,8 @@ from tickwire.polymarket_us.events import (
 from tickwire.provider import Provider, get_provider
 from tickwire.record import Recorder, load_journal
 from tickwire.sim.polymarket import PolymarketSimulator
-from tickwire.sinks import NatsJetStreamSink, PostgresSink, RedisStreamSink, consume_nats
-from tickwire.tables import TableRegistry, event_decoder, event_id
+from tickwire.sinks import NatsJetStreamSink, consume_nats
+from tickwire.tables import TableRegistry, event_decoder
 
 ENC = msgspec.json.Encoder()
 PM: Provider = get_provider("polymarket")
@@ -101,21 +101,6 @@ async def record_until(events: int, *args: str) -> tuple[int, str]:
     return proc.returncode or 0, err.decode()
 
 
-async def reachable(tag: str) -> tuple[PostgresSink, RedisStreamSink, NatsJetStreamSink]:
-    pg = PostgresSink(service_url("TICKWIRE_POSTGRES_URL"), MARKETS, schema=f"tw_{tag}")
-    rs = RedisStreamSink(service_url("TICKWIRE_REDIS_URL"), MARKETS, prefix=f"tw{tag}", per_symbol=True)
-    nt = NatsJetStreamSink(
-        service_url("TICKWIRE_NATS_URL"), MARKETS, prefix=f"tw{tag}", stream=f"TW_{tag.upper()}"
-    )
-    for name, sink in (("PostgreSQL", pg), ("Redis", rs), ("NATS", nt)):
-        try:
-            await sink.open()
-            await sink.close()
-        except Exception as exc:
-            unavailable(name, exc)
-    return pg, rs, nt
-
-
 async def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
     import psycopg
 
@@ -153,7 +138,7 @@ async def nats_events(nt: NatsJetStreamSink, n: int) -> list[Event]:
 async def nats_count(nt: NatsJetStreamSink) -> int:
     import nats
 
-    nc = await nats.connect(nt.url)
+    nc = await nats.connect(nt.url, allow_reconnect=False, max_reconnect_attempts=1, connect_timeout=5)
     try:
         info = await nc.jetstream().stream_info(nt.stream)
         return int(info.state.messages)
@@ -161,32 +146,15 @@ async def nats_count(nt: NatsJetStreamSink) -> int:
         await nc.close()
 
 
-async def cleanup(pg: PostgresSink, rs: RedisStreamSink, nt: NatsJetStreamSink) -> None:
-    import nats
-    import psycopg
-    import redis.asyncio as aioredis
-
-    async with await psycopg.AsyncConnection.connect(pg.url, autocommit=True) as conn:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{pg.schema}" CASCADE')
-    client = aioredis.from_url(rs.url)
-    keys = [k async for k in client.scan_iter(f"{rs.prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-    nc = await nats.connect(nt.url)
-    await nc.jetstream().delete_stream(nt.stream)
-    await nc.close()
-
-
 @pytest.mark.services
 async def test_record_polymarket_sim_into_every_sink_query_it_and_redeliver(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:10]
-    pg, rs, nt = await reachable(tag)
+    pg, rs, nt = await reachable_sinks(MARKETS, tag)
     data = tmp_path / "data"
     sinks = [
         with_params(pg.url, schema=pg.schema),
         with_params(rs.url, prefix=rs.prefix, per="symbol"),
-        with_params(nt.url, prefix=nt.prefix, stream=nt.stream),
+        with_params(nt.url, prefix=nt.prefix, stream=nt.stream, bucket=nt.bucket),
         f"parquet:{tmp_path / 'pq'}",
         f"csv:{tmp_path / 'csv'}",
         f"jsonl:{tmp_path / 'jsonl'}",
@@ -202,8 +170,7 @@ async def test_record_polymarket_sim_into_every_sink_query_it_and_redeliver(tmp_
     books = [e for e in events if isinstance(e, MarketData)]
     trades = [e for e in events if isinstance(e, Trade)]
     assert books and trades and len(books) + len(trades) == len(events)
-    unique = {event_id(e): ENC.encode(e) for e in events}
-    assert len(unique) == len(events)  # no re-delivery happened: every event is distinct
+    sent = sorted(ENC.encode(e) for e in events)  # every event: a repeated price tick is stored again
 
     # DuckDB, through `tickwire query`, and exactly: decimals stay decimals
     code, out, err = await cli("query", "-d", str(data), "--csv", "SELECT count(*) FROM polymarket_us_books")
@@ -242,19 +209,20 @@ async def test_record_polymarket_sim_into_every_sink_query_it_and_redeliver(tmp_
     assert Counter(rows) == want_trades
     (n_books,) = (await pg_rows(pg.url, f'SELECT count(*) FROM "{pg.schema}".polymarket_us_books'))[0]
     assert n_books == len(books)
-    assert sorted(await redis_payloads(rs.url, rs.prefix)) == sorted(unique.values())
-    assert sorted(ENC.encode(e) for e in await nats_events(nt, len(events))) == sorted(unique.values())
+    assert sorted(await redis_payloads(rs.url, rs.prefix)) == sent
+    assert sorted(ENC.encode(e) for e in await nats_events(nt, len(events))) == sent
     code, out, err = await cli(
         "consume", "nats", nt.url, "--provider", "polymarket", "--prefix", nt.prefix, "--stream", nt.stream,
         "--limit", str(len(events)),
     )  # fmt: skip
     assert code == 0, err
-    assert sorted(line.encode() for line in out.splitlines()) == sorted(unique.values())
+    assert sorted(line.encode() for line in out.splitlines()) == sent
 
     # Parquet, CSV, JSONL
     pq = duckdb.sql(
-        f"SELECT channel, count(*), sum(quantity) FROM read_parquet('{tmp_path / 'pq'}/*/*/*.parquet', "
-        "hive_partitioning=true, union_by_name=true) GROUP BY 1 ORDER BY 1"
+        "SELECT regexp_extract(filename, '/([^/]+)/[^/]+$', 1) AS t, count(*), sum(quantity) "
+        f"FROM read_parquet('{tmp_path / 'pq'}/*/*.parquet', filename=true, union_by_name=true) "
+        "GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert pq == [("polymarket_us_books", len(books), None), ("polymarket_us_trades", len(trades), total)]
     csv_rows = [
@@ -271,14 +239,10 @@ async def test_record_polymarket_sim_into_every_sink_query_it_and_redeliver(tmp_
         for path in sorted((tmp_path / "jsonl").rglob("*.jsonl"))
         for line in path.read_bytes().splitlines()
     ]
-    assert sorted(ENC.encode(e) for e in lines) == sorted(unique.values())
+    assert sorted(ENC.encode(e) for e in lines) == sent
 
-    # re-delivery: the whole journal again adds nothing where the sink promises it
-    pg2 = PostgresSink(pg.url, MARKETS, schema=pg.schema)
-    rs2 = RedisStreamSink(rs.url, MARKETS, prefix=rs.prefix, per_symbol=True)
-    nt2 = NatsJetStreamSink(nt.url, MARKETS, prefix=nt.prefix, stream=nt.stream)
-    assert await load_journal(data / "journal", [pg2, rs2, nt2]) == len(events)
-    assert rs2.added == 0
+    # the whole journal again adds nothing: each sink's watermark says it holds it all
+    assert await load_journal(data / "journal", service_sinks(MARKETS, tag)) == 0
     rows = await pg_rows(pg.url, f'SELECT count(*) FROM "{pg.schema}".polymarket_us_trades')
     assert rows == [(len(trades),)]
     assert len(await redis_payloads(rs.url, rs.prefix)) == len(events)
@@ -292,7 +256,7 @@ async def test_record_polymarket_sim_into_every_sink_query_it_and_redeliver(tmp_
         live = duckdb.connect(str(data / "tickwire.duckdb"), read_only=True).sql(q).fetchall()
         rebuilt = duckdb.connect(str(tmp_path / "re.duckdb"), read_only=True).sql(q).fetchall()
         assert live == rebuilt and live
-    await cleanup(pg, rs, nt)
+    await cleanup_sinks(pg, rs, nt)
 
 
 async def test_private_socket_orders_positions_and_balances_are_recorded(tmp_path: Path) -> None:

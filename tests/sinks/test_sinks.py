@@ -1,193 +1,214 @@
-"""Sink runner (bounded queue, retries, flush on close) and the file sinks (Parquet, CSV, JSONL)."""
+"""The sink contract, for DuckDB, PostgreSQL, Parquet, CSV and JSONL alike: watermarks stored with
+the rows, replays that add nothing, poison that is a data error and leaves the sink working."""
 
 from __future__ import annotations
 
-import asyncio
-import json
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from tests.sinks.feed import STOCKS, batch, batches, hostile, journal_id, market, with_control
+from tests.sinks.stores import KINDS, Store, store
 from tickwire.errors import ConfigError
-from tickwire.events import Event
-from tickwire.massive.models import EquityAggMin, EquityTrade
-from tickwire.massive.tables import massive_tables
-from tickwire.sinks import FileSink, ParquetSink, SinkRunner, sink_from_url
+from tickwire.journal.position import position
+from tickwire.sinks import (
+    DuckDBSink,
+    FileSink,
+    ParquetSink,
+    PostgresSink,
+    Sink,
+    SinkBatch,
+    sink_from_url,
+)
 from tickwire.sinks.base import mask_url
 
-T0 = 1_700_000_000_000
-STOCKS = massive_tables("stocks")
+
+@pytest.fixture(params=KINDS)
+async def st(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async for s in store(request.param, tmp_path):
+        yield s
 
 
-def trades(n: int, start: int = 0) -> list[Event]:
-    return [
-        EquityTrade(
-            symbol="AAPL" if i % 2 else "MSFT",
-            price=100.0 + i,
-            size=100,
-            timestamp=T0 + i * 1000,
-            sequence_number=i,
-            conditions=[12, 37],
-            id=str(i),
-        )
-        for i in range(start, start + n)
-    ]
-
-
-class Flaky:
-    """A sink that fails its first ``fail`` writes, then records what it got."""
-
-    name = "flaky"
-
-    def __init__(self, fail: int = 0, delay: float = 0.0) -> None:
-        self.fail = fail
-        self.delay = delay
-        self.got: list[Event] = []
-        self.closed = False
-
-    async def open(self) -> None:
-        pass
-
-    async def write(self, events: list[Event]) -> None:
-        await asyncio.sleep(self.delay)
-        if self.fail:
-            self.fail -= 1
-            raise ConnectionError("down")
-        self.got += events
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-async def test_runner_retries_the_same_batch_and_flushes_on_close() -> None:
-    from tickwire.backoff import Backoff
-
-    sink = Flaky(fail=3)
-    runner = SinkRunner(sink, flush_interval=0.01, backoff=Backoff(base=0.01, cap=0.02))
-    await runner.start()
-    batch = trades(100)
-    for i in range(0, 100, 10):
-        runner.offer(batch[i : i + 10])
-    await runner.close()
-    assert sink.got == batch and sink.closed
-    h = runner.health()
-    assert (h.written, h.pending, h.dropped, h.errors, h.healthy) == (100, 0, 0, 3, True)
-
-
-async def test_a_slow_sink_never_blocks_offer_and_drops_are_counted() -> None:
-    sink = Flaky(delay=0.2)
-    runner = SinkRunner(sink, max_pending=50, batch_size=10, flush_interval=0.01)
-    await runner.start()
-    loop = asyncio.get_running_loop()
-    t = loop.time()
-    for i in range(0, 1000, 10):
-        runner.offer(trades(10, i))
-    assert loop.time() - t < 0.1  # offering never waited on the sink
-    assert runner.health().dropped > 0 and runner.pending <= 50
-    await runner.close()
-    h = runner.health()
-    assert h.written + h.dropped == 1000 and len(sink.got) == h.written
-
-
-async def test_parquet_dataset_is_partitioned_by_channel_and_date_and_readable(tmp_path: Path) -> None:
-    sink = ParquetSink(tmp_path, STOCKS)
+async def fill(sink: Sink, todo: list[SinkBatch]) -> None:
     await sink.open()
-    day2 = [EquityTrade(symbol="AAPL", price=1.0, size=1, timestamp=T0 + 86_400_000, sequence_number=9)]
-    bar = EquityAggMin(
-        symbol="AAPL",
-        open=1.0,
-        close=2.0,
-        high=2.0,
-        low=1.0,
-        volume=10,
-        start_timestamp=T0,
-        end_timestamp=T0 + 60_000,
-    )
-    await sink.write([*trades(10), *day2, bar])
-    await sink.write(trades(5, 10))
-    parts = sorted(
-        p.relative_to(tmp_path).parent.as_posix()
-        for p in await asyncio.to_thread(lambda: list(tmp_path.rglob("*.parquet")))
-    )
-    assert set(parts) == {
-        "channel=stocks_trades/date=2023-11-14",
-        "channel=stocks_trades/date=2023-11-15",
-        "channel=stocks_aggs_minute/date=2023-11-14",
-    }
-    rows = duckdb.sql(
-        f"SELECT channel, count(*), sum(size) FROM read_parquet('{tmp_path}/*/*/*.parquet', hive_partitioning=true, "
-        "union_by_name=true) GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    assert rows == [("stocks_aggs_minute", 1, None), ("stocks_trades", 16, 1501)]
+    try:
+        for b in todo:
+            await sink.write(b)
+    finally:
+        await sink.close()
 
 
-async def test_csv_and_jsonl_files(tmp_path: Path) -> None:
-    csv_sink = FileSink(tmp_path / "csv", STOCKS, "csv")
-    jsonl_sink = FileSink(tmp_path / "jsonl", STOCKS, "jsonl")
-    for s in (csv_sink, jsonl_sink):
-        await s.open()
-        await s.write(trades(3))
-        await s.write(trades(2, 3))
-    lines = (tmp_path / "csv" / "stocks_trades" / "2023-11-14.csv").read_text().splitlines()
-    assert len(lines) == 6 and lines[0].startswith('"ev","symbol"')
-    assert '"[12,37]"' in lines[1]
-    objs = [
-        json.loads(x)
-        for x in (tmp_path / "jsonl" / "stocks_trades" / "2023-11-14.jsonl").read_text().splitlines()
-    ]
-    assert [o["q"] for o in objs] == [0, 1, 2, 3, 4] and objs[0]["ev"] == "T" and objs[0]["c"] == [12, 37]
+async def test_watermark_round_trip(st: Store) -> None:
+    j, other = journal_id(), journal_id()
+    todo = batches(j, 40, 10)
+    sink = st.make()
+    await sink.open()
+    assert await sink.watermark(j) == 0
+    for b in todo:
+        await sink.write(b)
+    await sink.flush()
+    assert await sink.watermark(j) == todo[-1].end
+    assert await sink.watermark(other) == 0
+    await sink.close()
+    again = st.make()  # a restart: the watermark comes from what is stored
+    await again.open()
+    assert await again.watermark(j) == todo[-1].end
+    await again.close()
+    assert len(st.all_rows()) == 40
 
 
-def test_sink_urls_and_errors() -> None:
-    sink, policy = sink_from_url("postgresql://u:secret@h/db?schema=md&policy=block", STOCKS)
-    assert policy == "block" and "secret" not in sink.name and "schema" not in getattr(sink, "url", "")
-    assert sink_from_url("parquet:/tmp/x", STOCKS)[0].name == "parquet:/tmp/x"
+async def test_replaying_the_same_batches_adds_nothing(st: Store) -> None:
+    j = journal_id()
+    todo = batches(j, 30, 7)
+    await fill(st.make(), todo)
+    first = st.all_rows()
+    await fill(st.make(), todo)  # the whole journal again, into a new sink object
+    sink = st.make()
+    await sink.open()
+    for b in todo:  # and again within one sink's life
+        await sink.write(b)
+    await sink.close()
+    assert st.all_rows() == first and len(first) == 30
+    assert sorted(p for _, p in first) == sorted(p for b in todo for p in b.positions)
+
+
+async def test_a_batch_straddling_the_watermark_writes_only_the_new_part(st: Store) -> None:
+    j = journal_id()
+    evs = market(20)
+    await fill(st.make(), [batch(j, 0, evs[:10])])
+    held = st.all_rows()
+    await fill(st.make(), [batch(j, 5, evs[5:20])])  # 5 old events, 10 new ones
+    rows = st.all_rows()
+    assert len(rows) == 20 and set(held) <= set(rows)
+    assert len({p for _, p in rows}) == 20
+
+
+async def test_an_empty_batch_moves_the_watermark_and_control_events_are_not_stored(st: Store) -> None:
+    j = journal_id()
+    sink = st.make()
+    await sink.open()
+    await sink.write(with_control(j, 0, market(4)))
+    await sink.write(SinkBatch(j, position(2), position(100)))
+    await sink.flush()
+    assert await sink.watermark(j) == position(100)
+    await sink.close()
+    assert len(st.all_rows()) == 4
+    again = st.make()
+    await again.open()
+    assert await again.watermark(j) == position(100)
+    await again.close()
+
+
+async def test_hostile_values_are_data_errors_and_the_sink_goes_on(st: Store) -> None:
+    j = journal_id()
+    sink = st.make()
+    await sink.open()
+    n = 0
+    outcome: dict[str, str] = {}
+    for name, ev in hostile().items():
+        await sink.write(batch(j, n, market(2, n)))
+        n += 2
+        try:
+            await sink.write(batch(j, n, [ev]))
+            outcome[name] = "written"
+        except Exception as exc:
+            assert sink.is_data_error(exc), f"{name}: {type(exc).__name__}: {exc}"
+            assert "\n" not in str(exc).strip() or st.kind == "postgres"
+            outcome[name] = "refused"
+            await sink.write(SinkBatch(j, position(n // 3, n % 3), batch(j, n, [ev]).end))  # dead-lettered
+        n += 1
+    await sink.write(batch(j, n, market(2, n)))  # the connection / buffer is fine after all of it
+    n += 2
+    await sink.flush()
+    assert await sink.watermark(j) == batch(j, n - 1, market(1)).end
+    await sink.close()
+    refused = {k for k, v in outcome.items() if v == "refused"}
+    expected = {
+        "duckdb": {"size 2**63", "t far away"},
+        "parquet": {"size 2**63", "t far away"},
+        "csv": {"size 2**63", "t far away"},
+        "jsonl": set(),  # JSON holds any integer, a NUL and long strings
+        "postgres": {"size 2**63", "t far away", "NUL in symbol", "2 MB string"},
+    }[st.kind]
+    assert refused == expected
+    assert len(st.all_rows()) == 10 + 4 - len(refused)
+
+
+def test_connection_errors_are_not_data_errors(tmp_path: Path) -> None:
+    import duckdb
+    import psycopg
+
+    pg = PostgresSink("postgresql://u@127.0.0.1:1/db", STOCKS)
+    assert not pg.is_data_error(psycopg.OperationalError("connection refused"))
+    assert not pg.is_data_error(psycopg.InterfaceError("the connection is closed"))
+    assert not pg.is_data_error(ConnectionRefusedError())
+    duck = DuckDBSink(tmp_path / "x.duckdb", STOCKS)
+    assert not duck.is_data_error(duckdb.IOException("Could not set lock on file"))
+    assert not duck.is_data_error(duckdb.ConnectionException("closed"))
+    assert duck.is_data_error(duckdb.ConversionException("bad")) and duck.is_data_error(OverflowError())
+    files = ParquetSink(tmp_path / "p", STOCKS)
+    assert not files.is_data_error(OSError(28, "No space left on device"))
+
+
+async def test_postgres_down_is_a_connection_error() -> None:
+    pg = PostgresSink("postgresql://u@127.0.0.1:1/db", STOCKS, connect_timeout=2)
+    with pytest.raises(Exception) as err:
+        await pg.open()
+    assert not pg.is_data_error(err.value)
+    await pg.close()
+
+
+def test_sink_urls_and_errors(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "tickwire.sinks"):
+        pg = sink_from_url("postgresql://u:secret@h/db?schema=md&policy=block", STOCKS)
+    assert isinstance(pg, PostgresSink) and pg.schema == "md" and "secret" not in pg.name
+    assert "policy" not in pg.url and "ignored" in caplog.text and "secret" not in caplog.text
+    assert sink_from_url("parquet:/tmp/x", STOCKS).name == "parquet:/tmp/x"
+    csv = sink_from_url("csv:/tmp/c?rows=10&bytes=2MiB&seconds=0.5", STOCKS)
+    assert isinstance(csv, FileSink) and csv.fmt == "csv"
+    assert (csv.roll.rows, csv.roll.bytes, csv.roll.seconds) == (10, 2 << 20, 0.5)
+    jl = sink_from_url("jsonl:/tmp/j?bytes=1000", STOCKS)
+    assert isinstance(jl, FileSink) and jl.roll.bytes == 1000 and jl.roll.rows == 1_000_000
+    assert isinstance(sink_from_url("duckdb:/tmp/d.duckdb", STOCKS), DuckDBSink)
     with pytest.raises(ConfigError, match="unknown sink") as err:
         sink_from_url("ftp://u:pw@x", STOCKS)
     assert "pw" not in str(err.value)
-    with pytest.raises(ConfigError, match="policy"):
-        sink_from_url("redis://x?policy=maybe", STOCKS)
+    for bad in ("parquet:/tmp/x?rows=0", "csv:/tmp/x?seconds=soon", "jsonl:/tmp/x?bytes=lots"):
+        with pytest.raises(ConfigError, match="positive number"):
+            sink_from_url(bad, STOCKS)
+    with pytest.raises(ConfigError, match="needs a path"):
+        sink_from_url("duckdb:", STOCKS)
     assert mask_url("redis://:tok@h:1") == "redis://:****@h:1"
 
 
-async def test_polymarket_decimals_stay_exact_in_duckdb_parquet_and_csv(tmp_path: Path) -> None:
-    from decimal import Decimal
+def test_the_public_names() -> None:
+    import tickwire.sinks as sinks
 
-    from tickwire.polymarket_us.events import Trade
-    from tickwire.polymarket_us.tables import polymarket_tables
-    from tickwire.sinks import DuckDBSink
+    assert not {"SinkRunner", "SinkHealth", "SinkPolicy"} & set(sinks.__all__)
+    assert {"Sink", "SinkBatch", "sink_from_url", "RollPolicy"} <= set(sinks.__all__)
 
-    markets = polymarket_tables("markets")
-    ns = T0 * 1_000_000
-    fills = [
-        Trade(
-            request_id="t",
-            market_slug="m",
-            price=Decimal("0.123456789"),
-            quantity=Decimal(q),
-            trade_time=ns + i,
-        )
-        for i, q in enumerate(("0.1", "0.2", "0", "1234567.5"))
-    ]
-    odd = Trade(
-        request_id="t", market_slug="m", price=Decimal("NaN"), quantity=Decimal("1e-12"), trade_time=ns
-    )
-    duck = DuckDBSink(tmp_path / "db.duckdb", markets)
-    sinks = [duck, ParquetSink(tmp_path / "pq", markets), FileSink(tmp_path / "csv", markets, "csv")]
-    for s in sinks:
-        await s.open()
-        await s.write([*fills, odd])  # a value a DECIMAL(38, 9) cannot hold is stored as null, not refused
-        await s.close()
-    con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
-    assert con.sql("SELECT sum(quantity), typeof(sum(quantity)) FROM polymarket_us_trades").fetchall() == [
-        (Decimal("1234567.800000000"), "DECIMAL(38,9)")
-    ]
-    assert con.sql("SELECT price, quantity FROM polymarket_us_trades WHERE price IS NULL").fetchall() == [
-        (None, Decimal("0E-9"))
-    ]
-    con.close()
-    pq = duckdb.sql(f"SELECT sum(price) FROM read_parquet('{tmp_path}/pq/*/*/*.parquet')").fetchall()
-    assert pq == [(Decimal("0.493827156"),)]
-    lines = (tmp_path / "csv" / "polymarket_us_trades" / "2023-11-14.csv").read_text().splitlines()
-    assert len(lines) == 6 and '"0.123456789","0.100000000"' in lines[1] and '"0.000000000"' in lines[3]
+
+@pytest.fixture(params=[k for k in KINDS if k != "jsonl"])  # JSON lines hold any integer
+async def refusing(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async for s in store(request.param, tmp_path):
+        yield s
+
+
+async def test_a_batch_failing_in_its_second_table_leaves_neither_rows_nor_watermark(refusing: Store) -> None:
+    from tickwire.massive.models import EquityQuote
+
+    st = refusing
+    j = journal_id()
+    bad_quote = EquityQuote(symbol="MSFT", bid_size=2**63, timestamp=1_700_000_000_000)
+    sink = st.make()
+    await sink.open()
+    with pytest.raises(Exception) as err:
+        await sink.write(batch(j, 0, [*market(2), bad_quote]))  # trades first, then the bad quote
+    assert sink.is_data_error(err.value)
+    await sink.flush()
+    assert await sink.watermark(j) == 0
+    await sink.write(batch(j, 0, market(2)))
+    await sink.close()
+    assert len(st.all_rows()) == 2

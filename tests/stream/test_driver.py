@@ -55,6 +55,7 @@ class ScriptedSession:
         self.fatal: TickwireError | None = None
         self.retry_floor = 0.0
         self.passthrough = False
+        self.send_binary = False
         self.stale_timeout: float | None = None
         self.streaming_since = 0.0
         self.outbox: list[bytes] = []

@@ -18,11 +18,15 @@ is one alert, not one per trade. ``cross`` is an edge by nature (the previous tr
 the other side). On top of that, every firing is *de-bounced*: a track that fired less than
 ``cooldown`` seconds ago (in event time) does not fire again; the suppressed alert is counted.
 All times are Unix nanoseconds of the events themselves, so a replay gives the same alerts.
+
+Memory is bounded: at most ``max_symbols`` symbols are watched by ``*`` rules; beyond that the
+least recently seen one is forgotten (its tracks too; counted in ``evicted``). Symbols a rule
+names are never forgotten.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
@@ -35,6 +39,8 @@ from tickwire.provider import Tick
 __all__ = ["Alert", "AlertEngine"]
 
 _NS = 1_000_000_000
+MAX_SYMBOLS = 5000
+"""Symbols the engine keeps state for by default (the least recently seen forgotten beyond it)."""
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,12 +103,22 @@ class AlertEngine:
     """
 
     def __init__(
-        self, rules: Iterable[Rule], *, ticks: Callable[[Event], Sequence[Tick]] | None = None
+        self,
+        rules: Iterable[Rule],
+        *,
+        ticks: Callable[[Event], Sequence[Tick]] | None = None,
+        max_symbols: int = MAX_SYMBOLS,
     ) -> None:
+        if max_symbols < 1:
+            raise ValueError("max_symbols must be at least 1")
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.ticks = ticks
+        self.max_symbols = max_symbols
+        self._named = {r.symbol.casefold() for r in self.rules if r.symbol != "*"}  # never forgotten
+        self.evicted = 0
+        """Symbols forgotten to stay within ``max_symbols``."""
         self._tracks: dict[tuple[int, str], _Track] = {}
-        self._last_seen: dict[str, int] = {}
+        self._last_seen: OrderedDict[str, int] = OrderedDict()  # least recently seen first
         self._folded: dict[str, str] = {}  # casefolded symbol -> the symbol as the stream spells it
         self._started: int | None = None
         self._price_rules = [
@@ -287,15 +303,38 @@ class AlertEngine:
     # ------------------------------------------------------------------ rules
 
     def _seen(self, symbol: str, ts: int) -> None:
-        last = self._last_seen.get(symbol)
+        seen = self._last_seen
+        last = seen.get(symbol)
         if last is None:
             self._folded.setdefault(symbol.casefold(), symbol)
-        if last is None or ts > last:
-            self._last_seen[symbol] = ts
+            seen[symbol] = ts
+            if len(seen) > self.max_symbols + len(self._named):
+                self._forget_one()
+        else:
+            seen.move_to_end(symbol)
+            if ts > last:
+                seen[symbol] = ts
         for i, _ in self._stale_rules:  # activity ends staleness: re-arm
             tr = self._tracks.get((i, symbol))
             if tr is not None:
                 tr.armed = True
+
+    def _forget_one(self) -> None:
+        """Forget the least recently seen symbol that no rule names."""
+        seen = self._last_seen
+        for _ in range(len(self._named) + 1):
+            symbol = next(iter(seen))
+            if symbol.casefold() in self._named:
+                seen.move_to_end(symbol)
+                continue
+            del seen[symbol]
+            self._by_symbol.pop(symbol, None)
+            if self._folded.get(symbol.casefold()) == symbol:
+                del self._folded[symbol.casefold()]
+            for i in range(len(self.rules)):
+                self._tracks.pop((i, symbol), None)
+            self.evicted += 1
+            return
 
     def _cross(self, rule: PriceCross, tr: _Track, symbol: str, price: float, ts: int) -> Alert | None:
         side = 1 if price >= rule.level else -1

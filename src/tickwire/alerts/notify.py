@@ -17,6 +17,7 @@ import msgspec
 
 from tickwire.alerts.engine import Alert
 from tickwire.credentials import redact
+from tickwire.redact import safe_text
 
 __all__ = ["AlertNotifier", "AlertSink", "NatsSink", "WebhookSink"]
 
@@ -71,7 +72,9 @@ class NatsSink:
         import nats
 
         if self._nc is None:
-            self._nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=3)
+            self._nc = await nats.connect(
+                self.url, connect_timeout=5, max_reconnect_attempts=3, reconnect_time_wait=0.5
+            )
         await self._nc.publish(self.subject, _ENC.encode(alert))  # type: ignore[attr-defined]
 
     async def aclose(self) -> None:
@@ -103,12 +106,13 @@ class AlertNotifier:
     def publish(self, alert: Alert) -> None:
         """Record and dispatch one alert; never blocks."""
         self.published += 1
-        log.warning("ALERT %s: %s", alert.rule, alert.message)
+        # the message names a symbol from the network: escaped for the log (webhook/NATS get raw JSON)
+        log.warning("ALERT %s: %s", safe_text(alert.rule), safe_text(alert.message))
         for fn in self.callbacks:
             try:
                 fn(alert)
             except Exception:
-                log.exception("alert callback %r failed", fn)
+                log.exception("alert callback %s failed", safe_text(repr(fn)))
         if not self.sinks:
             return
         try:
@@ -116,7 +120,9 @@ class AlertNotifier:
         except asyncio.QueueFull:
             self.dropped += 1
             log.error(
-                "alert sinks are behind: dropped alert %s (%d dropped so far)", alert.rule, self.dropped
+                "alert sinks are behind: dropped alert %s (%d dropped so far)",
+                safe_text(alert.rule),
+                self.dropped,
             )
             return
         if self._task is None:
@@ -133,7 +139,9 @@ class AlertNotifier:
                     self.errors += 1
                     # a webhook URL may carry a token: never log it
                     log.error(
-                        "alert sink %s failed: %s", sink.name, redact(str(exc), getattr(sink, "url", None))
+                        "alert sink %s failed: %s",
+                        sink.name,
+                        safe_text(redact(str(exc), getattr(sink, "url", None))),
                     )
             self._queue.task_done()
 

@@ -20,7 +20,9 @@ from tickwire.cli.query_cmd import query
 from tickwire.cli.record_cmd import record
 from tickwire.cli.replay_cmd import replay
 from tickwire.cli.sim_cmd import sim
+from tickwire.cli.sinks_cmd import sinks_app
 from tickwire.cli.stream_cmd import stream
+from tickwire.redact import install_log_filter
 
 app = typer.Typer(
     name="tickwire",
@@ -35,6 +37,7 @@ app.command(help="Record a stream (the simulator without a key): journal + DuckD
 app.command(help="SQL over the recorded database (while recording goes on).")(query)
 app.command(help="Serve a recorded journal as a live Massive stream, or load it --into sinks.")(replay)
 app.add_typer(journal_app, name="journal")
+app.add_typer(sinks_app, name="sinks")
 app.add_typer(consume_app, name="consume")
 app.command(help="Download aggregate bars over REST; plot (--plot) and save (--out) them.")(bars)
 app.command(help="Serve a live web page of a stream: candles, tape, alerts.")(dashboard)
@@ -70,4 +73,5 @@ def main() -> None:
         format="%(message)s",
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
     )
+    install_log_filter()  # every log line: secrets masked, network strings escaped
     app()

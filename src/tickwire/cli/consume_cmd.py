@@ -43,17 +43,25 @@ def nats_cmd(
     new: Annotated[bool, typer.Option("--new", help="Only events published from now on")] = False,
     limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
 ) -> None:
-    """Print events from JetStream as JSON lines (typed on the way: bad payloads become decode errors)."""
-    from tickwire.errors import ConfigError
+    """Print events from JetStream as JSON lines (typed on the way: bad payloads become decode errors;
+    strings JSON-escaped). Exit 1 with a one-line error if the server cannot be read."""
+    from tickwire.errors import ConfigError, TickwireError
     from tickwire.provider import get_provider
+    from tickwire.redact import install_log_filter, safe_text
+
+    install_log_filter()
 
     try:
         p = get_provider(provider)
         tables = p.tables(p.market(market))
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(2) from None
-    asyncio.run(_run(url, subject, tables, prefix, stream, new, limit))
+    try:
+        asyncio.run(_run(url, subject, tables, prefix, stream, new, limit))
+    except TickwireError as exc:  # the server's words may be in it: masked and escaped
+        typer.echo(f"error: {safe_text(str(exc))}", err=True)
+        raise typer.Exit(1) from None
 
 
 async def _run(
@@ -65,6 +73,7 @@ async def _run(
     new: bool,
     limit: int | None,
 ) -> None:
+    from tickwire.redact import json_escape_controls
     from tickwire.sinks import consume_nats
 
     stop = asyncio.Event()
@@ -80,7 +89,7 @@ async def _run(
             url, tables, subject, prefix=prefix, stream=stream, deliver="new" if new else "all"
         )
         async for ev in events:
-            out.write(_ENC.encode(ev) + b"\n")
+            out.write(json_escape_controls(_ENC.encode(ev)) + b"\n")
             out.flush()
             n += 1
             if limit is not None and n >= limit:

@@ -17,13 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 
 from tickwire.credentials import resolve_secret
+from tickwire.dashboard.state import MAX_SYMBOLS
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.massive.client import API_KEY_ENV_VARS
 from tickwire.provider import Provider, get_provider
+from tickwire.redact import install_log_filter, safe_text
 from tickwire.stream.consumer import StreamConsumer
 
 __all__ = ["dashboard"]
@@ -147,6 +150,26 @@ def dashboard(
         float, typer.Option(help="Massive simulator market-clock speed (60: a minute candle per second)")
     ] = 1.0,
     host: Annotated[str, typer.Option(help="Address to serve the page on")] = "127.0.0.1",
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A Host name to serve besides localhost and --host (repeatable; '*': any). Other names "
+            "are refused (403), against DNS rebinding"
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TICKWIRE_DASHBOARD_TOKEN",
+            show_envvar=True,
+            help="Require this token on every request (?token= or Authorization: Bearer); "
+            "the environment variable keeps it out of the process list",
+        ),
+    ] = None,
+    max_symbols: Annotated[
+        int,
+        typer.Option(help="Symbols tracked besides the named ones (least recently updated dropped)"),
+    ] = MAX_SYMBOLS,
     port: Annotated[int, typer.Option(help="Port of the page (0 picks a free one)")] = 8050,
     interval: Annotated[float, typer.Option(help="Candle length in seconds")] = 60.0,
     push_interval: Annotated[float, typer.Option(help="Seconds between pushes to the page")] = 0.25,
@@ -170,6 +193,11 @@ def dashboard(
 ) -> None:
     from tickwire.alerts import AlertNotifier, NatsSink, WebhookSink, load_alert_config
 
+    install_log_filter()
+    if token is not None and not token.strip():
+        raise typer.BadParameter("the token must not be empty", param_hint="--token")
+    if max_symbols < 1:
+        raise typer.BadParameter("at least 1", param_hint="--max-symbols")
     try:
         chosen = get_provider(provider)
     except ConfigError as exc:
@@ -199,7 +227,7 @@ def dashboard(
         if nats_url:
             sinks.append(NatsSink(nats_url, nats_subject or cfg.nats_subject))
     except (ConfigError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(2) from None
 
     async def run() -> None:
@@ -242,11 +270,17 @@ def dashboard(
                     clock=stream.clock,
                     title=stream.title,
                     ladder_depth=ladder_depth,
+                    max_symbols=max_symbols,
+                    allow_hosts=allow_host or (),
+                    token=token,
                 )
             )
-            typer.echo(f"dashboard: {dash.url}  ({len(cfg.rules)} alert rules; Ctrl-C to stop)", err=True)
+            needs = "; add ?token=<your token> to the address" if token else ""
+            typer.echo(
+                f"dashboard: {dash.url}  ({len(cfg.rules)} alert rules{needs}; Ctrl-C to stop)", err=True
+            )
             if open_browser:
-                webbrowser.open(dash.url)
+                webbrowser.open(dash.url + (f"?token={quote(token, safe='')}" if token else ""))
             ended = asyncio.ensure_future(dash.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({ended, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -266,7 +300,7 @@ def dashboard(
     try:
         asyncio.run(run())
     except TickwireError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
     except OSError as exc:  # the port is taken, most likely
         typer.echo(f"error: cannot serve the dashboard on {host}:{port}: {exc}", err=True)

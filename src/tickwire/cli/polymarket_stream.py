@@ -8,15 +8,14 @@ import signal
 import sys
 import time
 
-import msgspec
 import typer
 
+from tickwire.cli.view import describe, encode_jsonl
 from tickwire.errors import TickwireError
-from tickwire.events import Reconnected
+from tickwire.events import ControlEvent, Reconnected, Status
+from tickwire.redact import escape_terminal, safe_text
 
 __all__ = ["stream_polymarket"]
-
-_ENC = msgspec.json.Encoder()
 
 
 def stream_polymarket(
@@ -29,7 +28,7 @@ def stream_polymarket(
     try:
         summary = asyncio.run(_run(slugs, url, jsonl, sim, duration, seed))
     except TickwireError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
     typer.echo(summary, err=True)
 
@@ -65,16 +64,15 @@ async def _run(
 
         async def consume() -> None:
             nonlocal gaps
-            out = sys.stdout
             async for batch in client.batches():
+                gaps += sum(isinstance(ev, Reconnected) for ev in batch)
+                if jsonl:
+                    sys.stdout.buffer.write(encode_jsonl(batch))
+                    sys.stdout.buffer.flush()
+                    continue
                 for ev in batch:
-                    if isinstance(ev, Reconnected):
-                        gaps += 1
-                    if jsonl:
-                        out.write(_ENC.encode(ev).decode() + "\n")
-                    else:
-                        out.write(_line(client, ev) + "\n")
-                out.flush()
+                    sys.stdout.write(_line(client, ev) + "\n")
+                sys.stdout.flush()
 
         consumer = asyncio.ensure_future(consume())
         stopper = asyncio.ensure_future(stop.wait())
@@ -94,11 +92,16 @@ async def _run(
 
 
 def _line(client: object, ev: object) -> str:
+    """One plain line of ``ev``; strings from the venue (slugs, sides, messages) shown escaped."""
+    return escape_terminal(_plain(client, ev))
+
+
+def _plain(client: object, ev: object) -> str:
     from tickwire.polymarket_us.client import PolymarketClient
     from tickwire.polymarket_us.events import MarketData, Trade
 
-    assert isinstance(client, PolymarketClient)
     if isinstance(ev, MarketData):
+        assert isinstance(client, PolymarketClient)
         book = client.book(ev.market_slug)
         if book is not None:
             return (
@@ -108,4 +111,6 @@ def _line(client: object, ev: object) -> str:
     if isinstance(ev, Trade):
         side = ev.taker_side.removeprefix("ORDER_SIDE_")
         return f"trade {ev.market_slug:<28} {ev.quantity} @ {ev.price} ({side})"
-    return f"{getattr(ev, 'event_type', type(ev).__name__)}: {ev}"
+    if isinstance(ev, ControlEvent | Status):
+        return describe(ev)
+    return safe_text(f"{getattr(ev, 'event_type', type(ev).__name__)}: {ev}")

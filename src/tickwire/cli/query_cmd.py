@@ -52,7 +52,7 @@ def query(
     wait: Annotated[float, typer.Option(help="Seconds to retry while the recorder holds the file")] = 15.0,
 ) -> None:
     """Run SQL on ``<data-dir>/tickwire.duckdb`` (read-only). ``parquet`` is a view-free alternative:
-    ``read_parquet('<data-dir>/parquet/channel=*/*/*.parquet', hive_partitioning=true)``."""
+    ``read_parquet('<data-dir>/parquet/<table>/*.parquet')`` (one file per journal range)."""
     import duckdb
 
     if sql is None and not tables:
@@ -114,7 +114,7 @@ def _list_tables(con: Any, data_dir: Path, csv: bool) -> None:
         header = f"{provider.title} {market}"
     except (ConfigError, JournalError, OSError):
         header = "unknown provider (no journal)"
-    counts = dict(_counts(con))
+    counts = {n: c for n, c in _counts(con) if not n.startswith("_tickwire")}  # bookkeeping, not data
     rows = [(name, counts.get(name, 0), ", ".join(keys.get(name, ()))) for name in sorted({*counts, *keys})]
     if csv:
         typer.echo("table,rows,key")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import sys
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from tickwire.cli.sinks_cmd import INCOMPLETE, outcome_lines
 from tickwire.credentials import resolve_secret
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.provider import Provider, get_provider
-from tickwire.record import Recorder, RecorderStatus
+from tickwire.record import Recorder, RecorderStatus, SinkHealth
 
 __all__ = ["record"]
 
@@ -41,17 +43,20 @@ def record(
         list[str] | None,
         typer.Option(help="Extra sink: postgresql://…, redis://…, nats://…, parquet:DIR, csv:DIR, jsonl:DIR"),
     ] = None,
-    provider: Annotated[str, typer.Option(help="massive (polygon) or polymarket")] = "massive",
+    provider: Annotated[str, typer.Option(help="massive (polygon), polymarket or alpaca")] = "massive",
     market: Annotated[
         str | None,
         typer.Option(
-            help="Massive: stocks, options, forex, crypto, indices, futures; Polymarket US: markets, private"
+            help="Massive: stocks, options, forex, crypto, indices, futures; Polymarket US: markets, "
+            "private; Alpaca: iex, sip, delayed_sip, test, crypto, indicative, opra, news"
         ),
     ] = None,
     markets: Annotated[
         list[str] | None,
         typer.Option(
-            "--markets", help="Polymarket US market slugs, comma-separated (default with --sim: all)"
+            "--markets",
+            help="Polymarket US market slugs (default with --sim: all); Alpaca symbols for channels "
+            "that name none (default *); comma-separated",
         ),
     ] = None,
     private: Annotated[
@@ -77,8 +82,16 @@ def record(
     status_json: Annotated[
         bool, typer.Option("--status-json", help="Status as JSON lines on stdout")
     ] = False,
+    flush_timeout: Annotated[
+        float,
+        typer.Option(help="At the end, seconds the sinks get (in parallel) to catch up with the journal"),
+    ] = 30.0,
 ) -> None:
-    """Record a stream: every frame to the journal, typed events to DuckDB and the --sink targets."""
+    """Record a stream: every frame to the journal, typed events to DuckDB and the --sink targets.
+
+    Exit code 0 when every sink holds every journaled event at the end, 3 when one is behind (a line
+    per sink says exactly how many events it lacks; the next run or `tickwire sinks repair` completes
+    it), 1 on an error."""
     try:
         plan = _plan(provider, market, private, markets or [], feed, url, sim)
         final, example = asyncio.run(
@@ -92,11 +105,14 @@ def record(
                 not no_duckdb,
                 fsync_interval or None,
                 status_json,
+                flush_timeout,
             )
         )
     except TickwireError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    if sys.stderr.isatty() and not status_json:
+        sys.stderr.write("\r\x1b[2K")  # the status line is replaced by the summary, not glued onto
     typer.echo(
         f"tickwire: recorded {final.events:,} events ({final.journal_records:,} journal records, "
         f"{_size(final.disk_bytes)}) in {final.elapsed:.1f} s into {data_dir}; "
@@ -104,6 +120,16 @@ def record(
         f'{final.gaps} gaps; query with: tickwire query -d {data_dir} "SELECT count(*) FROM {example}"',
         err=True,
     )
+    if final.journal_lost:
+        typer.echo(
+            f"journal: {final.journal_lost:,} frames could not be kept "
+            f"({final.journal_error or 'disk full'}); they are a reported gap in the journal",
+            err=True,
+        )
+    for line in outcome_lines(final.outcomes or [], data_dir):
+        typer.echo(line, err=True)
+    if not final.complete:
+        raise typer.Exit(INCOMPLETE)
 
 
 @dataclass(frozen=True)
@@ -139,6 +165,16 @@ def _plan(
         if feed is not None:
             raise ConfigError("--feed is a Massive option; Polymarket US takes --url (its base URL)")
         has_key = resolve_secret(None, ("POLYMARKET_KEY_ID",)) is not None
+    elif p.name == "alpaca":
+        if private:
+            raise ConfigError("--private is a Polymarket US option")
+        if feed is not None:
+            raise ConfigError(
+                "--feed is a Massive option; Alpaca takes --market (iex, sip, test...) and --url"
+            )
+        has_key = resolve_secret(None, ("APCA_API_KEY_ID",)) is not None
+        if sim and market is None:
+            market = "iex"
     else:
         if private or slugs:
             raise ConfigError("--private and --markets are Polymarket US options (use --provider polymarket)")
@@ -157,6 +193,7 @@ async def _run(
     duckdb: bool,
     fsync_interval: float | None,
     status_json: bool,
+    flush_timeout: float,
 ) -> tuple[RecorderStatus, str]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,6 +210,7 @@ async def _run(
             sinks=sinks,
             duckdb=duckdb,
             fsync_interval=fsync_interval,
+            flush_timeout=flush_timeout,
             client_options=options,
         )
         names = [t.name for t in recorder.tables.tables() if not t.name.endswith("_unknown")]
@@ -201,6 +239,23 @@ async def _client_options(plan: _Plan, seed: int, stack: contextlib.AsyncExitSta
             options["base_url"] = plan.url
         if markets:
             options["markets"] = markets
+        return options
+    if plan.provider.name == "alpaca":
+        if plan.markets:
+            options["markets"] = plan.markets
+        if plan.sim:
+            from tickwire.sim.alpaca import SIM_KEY_ID, SIM_SECRET_KEY, AlpacaSimulator
+
+            # a simulated minute every 10 s, so minute bars show within a short recording
+            alpaca = await stack.enter_async_context(AlpacaSimulator(seed=seed, speed=6.0))
+            options.update(
+                url=alpaca.url_for(plan.market),
+                key_id=SIM_KEY_ID,
+                secret_key=SIM_SECRET_KEY,
+                dotenv_path=None,
+            )
+        elif plan.url is not None:
+            options["url"] = plan.url
         return options
     feed = plan.feed or "realtime"
     options["feed"] = feed
@@ -239,18 +294,34 @@ class _StatusLine:
         self.tty = tty
 
     def show(self, s: RecorderStatus) -> None:
-        sinks = " ".join(
-            f"{h.name.split(':', 1)[0]}:{'ok' if h.healthy else 'ERR'} lag {h.lag_seconds:.1f}s"
-            + (f" drop {h.dropped}" if h.dropped else "")
-            for h in s.sinks
-        )
+        sinks = " ".join(_sink_word(h) for h in s.sinks)
+        journal = f"journal {s.journal_synced:,}/{s.journal_records:,} synced"
+        if s.disk_full:
+            journal += " DISK FULL"
         line = (
             f"{'●' if s.connected else '○'} {s.elapsed:6.0f}s {s.events_per_second:9,.0f} ev/s "
-            f"{s.events:>11,} ev  journal {s.journal_synced:,}/{s.journal_records:,} synced  "
+            f"{s.events:>11,} ev  {journal}  "
             f"{_size(s.disk_bytes)}  reconnects {s.reconnects} gaps {s.gaps}  {sinks}"
         )
         if self.tty:
-            sys.stderr.write("\r\x1b[2K" + line)
+            width = shutil.get_terminal_size((120, 20)).columns
+            sys.stderr.write("\r\x1b[2K" + line[: max(20, width - 1)])
         else:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+
+def _sink_word(h: SinkHealth) -> str:
+    """``duckdb:live``, ``postgres:behind 4,012``, ``nats:down`` ..."""
+    kind = h.name.split(":", 1)[0]
+    if h.state in ("connecting", "failing"):
+        word = "down" if h.state == "failing" else "connecting"
+    elif h.behind:
+        word = f"behind {h.behind:,}"
+    elif h.behind is None:
+        word = "catching up"
+    else:
+        word = "ok"
+    if h.dead_letters:
+        word += f" dead {h.dead_letters:,}"
+    return f"{kind}:{word}"

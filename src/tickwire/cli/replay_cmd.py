@@ -35,19 +35,7 @@ def replay(
         typer.echo(f"error: no journal at {journal}", err=True)
         raise typer.Exit(2)
     if into:
-        from tickwire.journal import journal_provider, load_journal
-        from tickwire.sinks import sink_from_url
-
-        try:  # the provider and market that recorded the journal lay the tables out
-            provider, m = journal_provider(journal, market=market)
-            sinks = [sink_from_url(u, provider.tables(m))[0] for u in into]
-        except ConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        n = asyncio.run(load_journal(journal, sinks, provider=provider, market=m))
-        typer.echo(
-            f"tickwire: loaded {n:,} events from {journal} into {', '.join(s.name for s in sinks)}", err=True
-        )
+        _load(journal, into, market)
         return
     factor: float | None
     if speed.lower() == "max":
@@ -58,6 +46,34 @@ def replay(
         except ValueError:
             raise typer.BadParameter("speed is a number (1, 10...) or max") from None
     asyncio.run(_serve(journal, factor, port, market))
+
+
+def _load(journal: Path, into: list[str], market: str | None) -> None:
+    """``--into``: bring each sink up to date with the journal from its own watermark (a second
+    load adds nothing); exit 3 naming what a sink lacks when one cannot be completed."""
+    from tickwire.cli.sinks_cmd import INCOMPLETE, outcome_lines
+    from tickwire.errors import TickwireError
+    from tickwire.journal import journal_provider
+    from tickwire.record import bring_up_to_date
+    from tickwire.sinks import sink_from_url
+
+    try:  # the provider and market that recorded the journal lay the tables out
+        provider, m = journal_provider(journal, market=market)
+        sinks = [sink_from_url(u, provider.tables(m)) for u in into]
+        outcomes = asyncio.run(bring_up_to_date(journal, sinks, provider=provider, market=m, timeout=600.0))
+    except TickwireError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    written = max((o.written for o in outcomes), default=0)
+    typer.echo(
+        f"tickwire: loaded {written:,} events from {journal} into {', '.join(s.name for s in sinks)}",
+        err=True,
+    )
+    data_dir = journal.parent if journal.name == "journal" else journal
+    for line in outcome_lines(outcomes, data_dir):
+        typer.echo(line, err=True)
+    if not all(o.complete for o in outcomes):
+        raise typer.Exit(INCOMPLETE)
 
 
 async def _serve(journal: Path, speed: float | None, port: int, market: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,16 @@ def sim(
     pm_legacy: Annotated[
         bool, typer.Option(help="Polymarket US frames in the legacy snake_case format")
     ] = False,
+    alpaca: Annotated[
+        bool,
+        typer.Option(help="Also serve Alpaca's streams (/v2/iex, /v1beta3/crypto/us, ...) on the same port"),
+    ] = True,
+    alpaca_reap_window: Annotated[
+        float, typer.Option(help="Alpaca: seconds a dead session keeps its slot (406 until then)")
+    ] = 90.0,
+    alpaca_auth_timeout: Annotated[
+        float, typer.Option(help="Alpaca: seconds to authenticate (404 after)")
+    ] = 10.0,
     rest: Annotated[bool, typer.Option(help="Also serve the REST API (aggregates, trades...)")] = True,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Serve wss:// and https:// with this PEM certificate (chain)")
@@ -40,12 +51,23 @@ def sim(
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(tls_cert, tls_key)
         options["ssl_context"] = context
+    dialects: list[Callable[[Any], Any]] = []
     if polymarket:
         from tickwire.sim.polymarket import attach_polymarket
 
-        options["started"] = lambda massive: attach_polymarket(
-            massive, heartbeat_interval=pm_heartbeat, legacy=pm_legacy
+        dialects.append(
+            lambda massive: attach_polymarket(massive, heartbeat_interval=pm_heartbeat, legacy=pm_legacy)
         )
+    if alpaca:
+        from tickwire.sim.alpaca import attach_alpaca
+
+        dialects.append(
+            lambda massive: attach_alpaca(
+                massive, reap_window=alpaca_reap_window, auth_timeout=alpaca_auth_timeout
+            )
+        )
+    if dialects:
+        options["started"] = lambda massive: [attach(massive) for attach in dialects]
     run_sim(
         host, port, seed, rate=rate, tick_interval=tick_interval, max_connections=max_connections, **options
     )

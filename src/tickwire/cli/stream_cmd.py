@@ -9,20 +9,18 @@ import sys
 import time
 from typing import Annotated
 
-import msgspec
 import typer
 from rich.console import Console
 from rich.live import Live
 
-from tickwire.cli.view import StreamView
+from tickwire.cli.view import StreamView, encode_jsonl
 from tickwire.credentials import resolve_secret
 from tickwire.errors import TickwireError
 from tickwire.events import Event, Reconnected
 from tickwire.massive.client import API_KEY_ENV_VARS, AsyncStreamClient
+from tickwire.redact import install_log_filter, safe_text
 
 __all__ = ["stream"]
-
-_ENC = msgspec.json.Encoder()
 
 
 def stream(
@@ -37,6 +35,7 @@ def stream(
     provider: Annotated[str, typer.Option(help="massive or polymarket")] = "massive",
     markets: Annotated[str | None, typer.Option(help="Polymarket US market slugs: slug1,slug2")] = None,
 ) -> None:
+    install_log_filter()
     if provider.lower() == "polymarket":
         from tickwire.cli.polymarket_stream import stream_polymarket
 
@@ -60,7 +59,7 @@ def stream(
     try:
         summary = asyncio.run(_run(chans, market, feed, url, jsonl, sim, duration, seed))
     except TickwireError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
     typer.echo(summary, err=True)
 
@@ -133,18 +132,24 @@ async def _consume(client: AsyncStreamClient, jsonl: bool, sim: bool, tally: _Ta
         out = sys.stdout.buffer
         async for batch in client.batches():
             tally.see(batch)
-            out.write(b"\n".join(_ENC.encode(ev) for ev in batch) + b"\n")
+            out.write(encode_jsonl(batch))
             out.flush()
         return
     title = f"tickwire · {client.market.value} · {'simulator' if sim else client.driver.session_url_safe}"
     view = StreamView(title=title)
     with Live(view.render(client.metrics()), console=Console(), refresh_per_second=8) as live:
-        last = 0.0
-        async for batch in client.batches():
-            tally.see(batch)
-            for ev in batch:
-                view.add(ev)
-            now = time.monotonic()
-            if now - last > 0.12:
+
+        async def paint() -> None:  # on a clock, not per batch: a quiet stream still shows its last events
+            while True:
+                await asyncio.sleep(0.125)
                 live.update(view.render(client.metrics()))
-                last = now
+
+        painter = asyncio.ensure_future(paint())
+        try:
+            async for batch in client.batches():
+                tally.see(batch)
+                for ev in batch:
+                    view.add(ev)
+        finally:  # the view left on screen shows everything received
+            painter.cancel()
+            live.update(view.render(client.metrics()))

@@ -3,19 +3,42 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
+import msgspec
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from tickwire.events import Connected, ControlEvent, Disconnected, Event, Reconnected, Status
+from tickwire.redact import escape_terminal, json_escape_controls, mask_secrets, safe_text
 from tickwire.stream.metrics import MetricsSnapshot
 
-__all__ = ["StreamView", "describe"]
+__all__ = ["MAX_SYMBOLS", "StreamView", "describe", "encode_jsonl"]
+
+_ENC = msgspec.json.Encoder()
+
+MAX_SYMBOLS = 5000
+"""Symbols the board keeps (the least recently updated are dropped first): a stream of ever-new
+symbols cannot grow the view without bound."""
+
+
+def encode_jsonl(batch: list[Event]) -> bytes:
+    """JSON lines of ``batch``; a ``Connected`` event's URL with its credentials masked, every
+    control character in strings JSON-escaped (C1 and bidi ones too: safe to ``cat``)."""
+    return json_escape_controls(b"\n".join(_ENC.encode(_masked(ev)) for ev in batch) + b"\n")
+
+
+def _masked(ev: Event) -> Event:
+    if isinstance(ev, Connected):
+        url = mask_secrets(ev.url)
+        if url != ev.url:
+            return msgspec.structs.replace(ev, url=url)
+    return ev
 
 
 @dataclass
@@ -26,7 +49,6 @@ class _Row:
     ask: float | None = None
     bar: str = ""
     count: int = 0
-    updated: float = 0.0
 
 
 def _symbol_of(ev: Any) -> str | None:
@@ -38,7 +60,12 @@ def _symbol_of(ev: Any) -> str | None:
 
 
 def describe(ev: Event) -> str:
-    """A one-line, human description of a control event."""
+    """A one-line, human description of a control event, safe to print: the server's words
+    (status messages, close reasons) with control characters escaped and URL credentials masked."""
+    return safe_text(_describe(ev))
+
+
+def _describe(ev: Event) -> str:
     if isinstance(ev, Status):
         return f"status {ev.status}: {ev.message}"
     if isinstance(ev, Connected):
@@ -47,7 +74,8 @@ def describe(ev: Event) -> str:
         return f"reconnected after a {ev.gap_seconds:.2f} s gap ({ev.attempts} attempts)"
     if isinstance(ev, Disconnected):
         retry = f", retry in {ev.retry_in:.2f} s" if ev.retry_in is not None else ", not retrying"
-        return f"disconnected: {ev.reason}{retry}"
+        said = f" ({ev.message})" if ev.message else ""  # a close frame's reason: the server's words
+        return f"disconnected: {ev.reason}{said}{retry}"
     fields = {k: v for k, v in ev.to_builtins().items() if k != "ev"}
     inner = ", ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, "", []))
     return f"{ev.event_type}: {inner}"
@@ -55,11 +83,16 @@ def describe(ev: Event) -> str:
 
 @dataclass
 class StreamView:
-    """Accumulates events into a board that rich can render."""
+    """Accumulates events into a board that rich can render.
+
+    Network strings reach rich as :class:`~rich.text.Text` (never parsed as markup) with control
+    characters escaped; at most ``max_symbols`` symbols are kept (least recently updated dropped)."""
 
     title: str
     max_rows: int = 30
-    rows: dict[str, _Row] = field(default_factory=dict)
+    max_symbols: int = MAX_SYMBOLS
+    rows: OrderedDict[str, _Row] = field(default_factory=OrderedDict)
+    evicted: int = 0
     log: deque[str] = field(default_factory=lambda: deque(maxlen=6))
     _rate_mark: tuple[float, int] = (0.0, 0)
     _rate: float = 0.0
@@ -71,11 +104,16 @@ class StreamView:
         sym = _symbol_of(ev)
         if sym is None:
             return
-        row = self.rows.get(sym)
+        rows = self.rows
+        row = rows.get(sym)
         if row is None:
-            row = self.rows[sym] = _Row()
+            row = rows[sym] = _Row()
+            if len(rows) > self.max_symbols:
+                rows.popitem(last=False)
+                self.evicted += 1
+        else:
+            rows.move_to_end(sym)
         row.count += 1
-        row.updated = time.time()
         price = getattr(ev, "price", None)
         if price is not None:
             row.last = price
@@ -112,10 +150,10 @@ class StreamView:
             table.add_column(
                 col, justify="right" if col in ("last", "size", "bid", "ask", "count") else "left"
             )
-        ordered = sorted(self.rows.items(), key=lambda kv: -kv[1].updated)[: self.max_rows]
+        ordered = list(islice(reversed(self.rows.items()), self.max_rows))  # the most recently updated
         for sym, r in sorted(ordered, key=lambda kv: kv[0]):
             table.add_row(
-                sym,
+                Text(escape_terminal(sym)),
                 _fmt(r.last),
                 _fmt(r.size),
                 _fmt(r.bid),
@@ -124,7 +162,8 @@ class StreamView:
                 f"{r.count:,}",
             )
         log = Text("\n".join(self.log) or "no control events yet", style="dim")
-        return Group(Panel(header, title=self.title), table, Panel(log, title="connection"))
+        title = Text(safe_text(self.title))
+        return Group(Panel(header, title=title), table, Panel(log, title="connection"))
 
 
 def _fmt(v: float | None) -> str:

@@ -30,9 +30,10 @@ from typing import Protocol, Self
 from tickwire.alerts import Alert, AlertEngine, AlertNotifier, Rule
 from tickwire.dashboard.prometheus import Metric
 from tickwire.dashboard.server import DashboardServer
-from tickwire.dashboard.state import DashboardState
+from tickwire.dashboard.state import MAX_SYMBOLS, DashboardState
 from tickwire.events import Event
 from tickwire.provider import Tick
+from tickwire.redact import safe_text
 from tickwire.stream.metrics import MetricsSnapshot
 
 __all__ = ["Dashboard", "EventSource"]
@@ -61,6 +62,9 @@ class Dashboard:
     :param clock: the stream's clock in Unix ns (the simulator's market clock when it runs fast).
     :param push_interval: seconds between pushes to each page (the bounded rate).
     :param ladder_depth: book levels shown per side.
+    :param max_symbols: symbols tracked besides ``symbols`` (least recently updated evicted).
+    :param allow_hosts: ``Host`` names served besides localhost and ``host`` (DNS-rebinding defence).
+    :param token: when set, required on every request (``?token=`` or ``Authorization: Bearer``).
     """
 
     def __init__(
@@ -79,6 +83,9 @@ class Dashboard:
         clock_interval: float = 0.5,
         title: str = "tickwire",
         ladder_depth: int = 10,
+        max_symbols: int = MAX_SYMBOLS,
+        allow_hosts: Iterable[str] = (),
+        token: str | None = None,
     ) -> None:
         self.source = source
         self.state = DashboardState(
@@ -86,14 +93,22 @@ class Dashboard:
             ticks=ticks,
             interval=interval,
             ladder_depth=ladder_depth,
+            max_symbols=max_symbols,
             metrics=source.metrics,
             clock=clock,
         )
-        self.engine = AlertEngine(rules, ticks=ticks)
+        self.engine = AlertEngine(rules, ticks=ticks, max_symbols=max_symbols)
         self.notifier = notifier if notifier is not None else AlertNotifier()
         self.notifier.callbacks.append(self._to_page)
         self.server = DashboardServer(
-            self.state, host=host, port=port, push_interval=push_interval, title=title, metrics=self.metrics
+            self.state,
+            host=host,
+            port=port,
+            push_interval=push_interval,
+            title=title,
+            metrics=self.metrics,
+            allow_hosts=allow_hosts,
+            token=token,
         )
         self.clock = clock
         self.clock_interval = clock_interval
@@ -153,7 +168,7 @@ class Dashboard:
                         publish(alert)
         except Exception as exc:
             self.error = exc
-            log.error("the stream ended: %s", exc)
+            log.error("the stream ended: %s", safe_text(str(exc)))
         finally:
             self._done.set()
 

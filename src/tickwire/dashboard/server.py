@@ -5,6 +5,11 @@ and wakes each page's sender, which sends one message with everything newer than
 cursor. A sender still busy with a slow page simply misses ticks (its next message carries the
 accumulated changes), so the stream never waits for a browser and no per-page backlog grows;
 a page whose send stalls for ``send_timeout`` seconds is disconnected (it reconnects by itself).
+
+Every request first passes the :class:`~tickwire.dashboard.access.AccessPolicy`: the ``Host`` it
+names (DNS rebinding), the ``Origin`` of a WebSocket, and the token when one is set (refused
+requests are counted per reason in ``/metrics``). The page is served with a strict
+Content-Security-Policy, no referrer and no framing.
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from urllib.parse import quote
 
 import msgspec
 from aiohttp import WSMsgType, web
 
+from tickwire.dashboard.access import AccessPolicy
 from tickwire.dashboard.prometheus import CONTENT_TYPE, Metric, render
 from tickwire.dashboard.state import Cursor, DashboardState
+from tickwire.redact import safe_text
 
 __all__ = ["STATIC_DIR", "DashboardServer"]
 
@@ -28,10 +37,27 @@ log = logging.getLogger("tickwire.dashboard")
 
 STATIC_DIR = Path(__file__).parent / "static"
 _ENC = msgspec.json.Encoder()
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The page loads only its own files and talks only to its own /ws: no inline script, no framing.
+_PAGE_HEADERS = {
+    "cache-control": "no-store",
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'"
+    ),
+    "referrer-policy": "no-referrer",  # the token may be in the page's URL
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+}
 
 
 class DashboardServer:
-    """Serve ``state`` on ``http://host:port/`` (loopback by default; ``port=0`` picks a free one)."""
+    """Serve ``state`` on ``http://host:port/`` (loopback by default; ``port=0`` picks a free one).
+
+    :param allow_hosts: ``Host`` names served besides localhost and the bound address (``"*"``: any).
+    :param token: when set, every request must carry it (``?token=`` or ``Authorization: Bearer``).
+    """
 
     def __init__(
         self,
@@ -43,9 +69,13 @@ class DashboardServer:
         send_timeout: float = 30.0,
         title: str = "tickwire",
         metrics: Callable[[], list[Metric]] | None = None,
+        allow_hosts: Iterable[str] = (),
+        token: str | None = None,
     ) -> None:
         if push_interval <= 0:
             raise ValueError("push_interval must be > 0 seconds")
+        self.access = AccessPolicy(host, allow_hosts=allow_hosts, token=token)
+        self._token_query = f"?token={quote(token, safe='')}" if token else ""
         self.state = state
         self.host = host
         self.port = port
@@ -63,10 +93,14 @@ class DashboardServer:
         """Pages (WebSocket connections) served since start."""
         self.slow_pages = 0
         """Pages disconnected because a send stalled."""
+        self.refused: Counter[str] = Counter()
+        """Requests refused, by reason (host, origin, token)."""
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        """The page's address, without the token."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
 
     @property
     def pages(self) -> int:
@@ -74,7 +108,7 @@ class DashboardServer:
         return len(self._wakers)
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._guard])
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/metrics", self._prometheus)
@@ -117,10 +151,34 @@ class DashboardServer:
 
     # ------------------------------------------------------------------ handlers
 
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        refusal = self.access.refusal(
+            path=request.path,
+            host=request.headers.get("Host"),
+            origin=request.headers.get("Origin"),
+            query=request.query,
+            authorization=request.headers.get("Authorization"),
+        )
+        if refusal is None:
+            return await handler(request)
+        self.refused[refusal.kind] += 1
+        if self.refused[refusal.kind] == 1:  # once per reason (a flood must not flood the log); counted
+            log.warning(
+                "dashboard: refused %s (%s; Host %s, Origin %s)",
+                safe_text(request.path),
+                refusal.reason,
+                safe_text(request.headers.get("Host", "-")),
+                safe_text(request.headers.get("Origin", "-")),
+            )
+        headers = {"www-authenticate": "Bearer"} if refusal.status == 401 else None
+        return web.Response(status=refusal.status, text=refusal.reason + "\n", headers=headers)
+
     async def _index(self, request: web.Request) -> web.Response:
         page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
         page = page.replace("{{title}}", html.escape(self.title))
-        return web.Response(text=page, content_type="text/html", headers={"cache-control": "no-store"})
+        page = page.replace("{{token_query}}", html.escape(self._token_query))
+        return web.Response(text=page, content_type="text/html", headers=_PAGE_HEADERS)
 
     async def _snapshot(self, request: web.Request) -> web.Response:
         self.state.refresh_panel()
@@ -144,6 +202,20 @@ class DashboardServer:
                 "counter",
                 "Pages disconnected because a push stalled.",
                 self.slow_pages,
+            ),
+            Metric.labelled(
+                "tickwire_dashboard_refused_total",
+                "counter",
+                "Requests refused: a foreign Host (DNS rebinding), a cross-origin WebSocket, no token.",
+                "reason",
+                {kind: self.refused[kind] for kind in ("host", "origin", "token")},
+            ),
+            Metric.single("tickwire_dashboard_symbols", "gauge", "Symbols tracked.", self.state.symbol_count),
+            Metric.single(
+                "tickwire_dashboard_symbols_evicted_total",
+                "counter",
+                "Symbols dropped (least recently updated) to stay within max_symbols.",
+                self.state.evicted,
             ),
         ]
         return web.Response(body=render(families).encode(), headers={"content-type": CONTENT_TYPE})

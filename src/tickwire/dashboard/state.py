@@ -8,7 +8,10 @@ is given (a provider's ``ticks``) and folds the neutral ticks in. Trades make ca
 (Polymarket's, on its book and lite ticks), without volume. Quotes and books set the best
 bid/ask, books the ladder (the best ``ladder_depth`` levels a side); control events the
 connection panel. Only bounded rings are kept: the last ``history`` candles per symbol, the last
-``tape_size`` tape rows and alerts. Every change bumps a per-symbol revision or a sequence number.
+``tape_size`` tape rows and alerts, and at most ``max_symbols`` symbols besides the ones named at
+the start (a stream of ever-new symbols evicts the least recently updated; counted in
+``evicted``). Every change takes the next revision of one state-wide counter, so a symbol evicted
+and seen again never reuses a revision a page already has; a page is told which symbols left.
 
 A browser is never fed the raw stream. Each connected page has a :class:`Cursor` (what it
 has seen: revisions, last candle time, last tape and alert sequence); at each push the
@@ -20,7 +23,7 @@ candles and books are state, not a queue, so nothing piles up for it.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +32,13 @@ from tickwire.bars import Bar, BarAggregator
 from tickwire.errors import ConfigError
 from tickwire.events import Connected, Disconnected, Dropped, Event, Reconnected
 from tickwire.provider import Tick
+from tickwire.redact import mask_secrets
 from tickwire.stream.metrics import MetricsSnapshot
 
-__all__ = ["ConnectionPanel", "Cursor", "DashboardState"]
+__all__ = ["MAX_SYMBOLS", "ConnectionPanel", "Cursor", "DashboardState"]
+
+MAX_SYMBOLS = 5000
+"""Symbols tracked by default besides the ones named at the start (least recently updated evicted)."""
 
 _NS = 1_000_000_000
 _PRECISION_SAMPLES = 64  # prices of a symbol looked at to choose its display decimals
@@ -64,7 +71,9 @@ class Cursor:
     """What one page has been sent so far."""
 
     revs: dict[str, int] = field(default_factory=dict)
+    born: dict[str, int] = field(default_factory=dict)  # which incarnation of the symbol the page has
     book_revs: dict[str, int] = field(default_factory=dict)
+    evicted: int = 0  # the state's eviction count when this page last caught up on them
     tape_seq: int = 0
     alert_seq: int = 0
     started: bool = False
@@ -99,6 +108,7 @@ class _Symbol:
         "bid",
         "bids",
         "book_rev",
+        "born",
         "decimals",
         "history",
         "last",
@@ -108,10 +118,11 @@ class _Symbol:
         "trades",
     )
 
-    def __init__(self, history: int) -> None:
+    def __init__(self, history: int, born: int) -> None:
+        self.born = born  # the state's revision when this symbol (re)appeared
         self.history: deque[dict[str, Any]] = deque(maxlen=history)  # finished candles, oldest first
         self.live: dict[int, dict[str, Any]] = {}  # open candles by start second
-        self.rev = 0
+        self.rev = born
         self.last: float | None = None
         self.bid: float | None = None
         self.ask: float | None = None
@@ -148,6 +159,8 @@ class DashboardState:
     :param ticks: turns an event into ticks (a provider's ``ticks``); :meth:`on_events` needs it,
         :meth:`on_ticks` does not.
     :param ladder_depth: book levels kept (and shown) per side.
+    :param max_symbols: symbols tracked besides ``symbols`` (which are never evicted); beyond it the
+        least recently updated one is dropped.
     """
 
     def __init__(
@@ -161,6 +174,7 @@ class DashboardState:
         tape_size: int = 200,
         alert_size: int = 100,
         ladder_depth: int = 10,
+        max_symbols: int = MAX_SYMBOLS,
         metrics: Callable[[], MetricsSnapshot] | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -168,13 +182,23 @@ class DashboardState:
             raise ValueError("candle interval must be at least 1 second (charts use whole seconds)")
         if ladder_depth < 1:
             raise ValueError("ladder_depth must be at least 1 level")
+        if max_symbols < 1:
+            raise ValueError("max_symbols must be at least 1")
         self.ticks = ticks
         self.interval = interval
         # grace: how long (stream time) a candle stays open for late trades; one candle by default
         self.aggregator = BarAggregator(interval, grace=interval if grace is None else grace)
         self.history = history
         self.ladder_depth = ladder_depth
+        self.max_symbols = max_symbols
+        self._rev = 0  # the state-wide revision counter
         self._symbols: dict[str, _Symbol] = {}
+        self._pinned = set(symbols)
+        self._recent: OrderedDict[str, None] = (
+            OrderedDict()
+        )  # evictable symbols, least recently updated first
+        self.evicted = 0
+        """Symbols dropped to stay within ``max_symbols``."""
         for s in symbols:
             self.symbol(s)
         self.tape: deque[dict[str, Any]] = deque(maxlen=tape_size)
@@ -193,14 +217,34 @@ class DashboardState:
         self.alert_count = 0
 
     def symbol(self, name: str) -> _Symbol:
+        """The state of ``name``, created if new; marks it the most recently updated."""
         sym = self._symbols.get(name)
-        if sym is None:
-            sym = self._symbols[name] = _Symbol(self.history)
+        if sym is not None:
+            if name in self._recent:
+                self._recent.move_to_end(name)
+            return sym
+        sym = self._symbols[name] = _Symbol(self.history, self._bump())
+        if name not in self._pinned:
+            recent = self._recent
+            recent[name] = None
+            if len(recent) > self.max_symbols:
+                gone, _ = recent.popitem(last=False)
+                del self._symbols[gone]
+                self.evicted += 1
         return sym
 
     @property
     def symbols(self) -> list[str]:
         return list(self._symbols)
+
+    @property
+    def symbol_count(self) -> int:
+        return len(self._symbols)
+
+    def _bump(self) -> int:
+        """The next revision (of the one state-wide counter)."""
+        self._rev += 1
+        return self._rev
 
     # ------------------------------------------------------------------ input
 
@@ -267,7 +311,7 @@ class DashboardState:
         quoted = tick.kind == "book" or tick.bid is not None or tick.ask is not None  # an empty book clears
         if quoted and (tick.bid != sym.bid or tick.ask != sym.ask):
             sym.bid, sym.ask = tick.bid, tick.ask
-            sym.rev += 1
+            sym.rev = self._bump()
             if sym.samples < _PRECISION_SAMPLES:
                 for p in (tick.bid, tick.ask):
                     if p is not None:
@@ -285,7 +329,7 @@ class DashboardState:
     def _price(self, sym: _Symbol, name: str, price: float, size: float, ts: int) -> None:
         """One price point into the symbol's candles (a trade, or a venue price with ``size`` 0)."""
         sym.last = price
-        sym.rev += 1
+        sym.rev = self._bump()
         sym.sample(price)
         if ts > self._newest_ns:
             self._newest_ns = ts
@@ -299,7 +343,7 @@ class DashboardState:
         if sym.book_rev and bids == sym.bids and asks == sym.asks:
             return
         sym.bids, sym.asks = bids, asks
-        sym.rev += 1
+        sym.rev = self._bump()
         sym.book_rev = sym.rev
         if sym.samples < _PRECISION_SAMPLES:
             for level in bids + asks:
@@ -314,16 +358,19 @@ class DashboardState:
 
     def _finish(self, bars: list[Bar]) -> None:
         for bar in bars:
-            sym = self.symbol(bar.symbol)
+            sym = self._symbols.get(bar.symbol)
+            if sym is None:
+                continue  # evicted while its candle was open
             start = bar.start_ns // _NS
             sym.live.pop(start, None)
-            sym.rev += 1
+            sym.rev = self._bump()
             sym.history.append(_candle(bar, sym.rev))
 
     def _control(self, ev: Event) -> None:
         p = self.panel
         if isinstance(ev, Connected):
-            p.state, p.url, p.epoch = "connected", ev.url, ev.epoch  # reason: the last disconnect's, kept
+            # the URL with its credentials masked (a key in the query); reason: the last disconnect's, kept
+            p.state, p.url, p.epoch = "connected", mask_secrets(ev.url), ev.epoch
         elif isinstance(ev, Disconnected):
             p.disconnects += 1
             p.state = "reconnecting" if ev.will_reconnect else "disconnected"
@@ -362,16 +409,27 @@ class DashboardState:
     def update_for(self, cursor: Cursor, *, max_tape: int = 50) -> dict[str, Any]:
         """Everything newer than ``cursor`` as one message (and advance the cursor).
 
-        The first message of a page is a full snapshot (``"type": "snapshot"``).
+        The first message of a page is a full snapshot (``"type": "snapshot"``); ``removed`` names the
+        symbols the page has that are no longer tracked (or came back anew: they follow in full).
         """
         first = not cursor.started
         cursor.started = True
+        removed: list[str] = []
+        if cursor.evicted != self.evicted:
+            cursor.evicted = self.evicted
+            for name in [n for n in cursor.revs if n not in self._symbols]:
+                removed.append(name)
+                self._forget(cursor, name)
         symbols: dict[str, Any] = {}
         for name, sym in self._symbols.items():
+            if cursor.born.get(name, sym.born) != sym.born:  # evicted and seen again since
+                removed.append(name)
+                self._forget(cursor, name)
             if cursor.revs.get(name) == sym.rev and not first:
                 continue
             candles = sym.changed_since(cursor.revs.get(name, -1))
             cursor.revs[name] = sym.rev
+            cursor.born[name] = sym.born
             entry: dict[str, Any] = {
                 "candles": candles,
                 "last": sym.last,
@@ -392,11 +450,18 @@ class DashboardState:
         return {
             "type": "snapshot" if first else "update",
             "interval": self.interval,
+            "removed": removed,
             "symbols": symbols,
             "tape": tape,
             "alerts": alerts,
             "conn": vars(self.panel),
         }
+
+    @staticmethod
+    def _forget(cursor: Cursor, name: str) -> None:
+        cursor.revs.pop(name, None)
+        cursor.born.pop(name, None)
+        cursor.book_revs.pop(name, None)
 
 
 def _coalesce_quotes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,9 +1,18 @@
-"""The embedded database: a DuckDB file with one typed table per event kind.
+"""The embedded database: a DuckDB file with one typed table per event kind, exact to the event.
+
+Every table has the spec's columns plus ``_journal VARCHAR, _pos BIGINT`` (the journal id and the
+event's position: its natural key). ``_tickwire_watermarks(journal, pos, updated)`` holds, per
+journal, the position up to which the file holds every event; a batch's rows and the new watermark
+are written in **one transaction**, and the rows of a batch before the stored watermark are left
+out, so replaying a journal twice adds nothing and a crash at any moment loses nothing the journal
+will not give again. There is no primary-key index on ``(_journal, _pos)``: the watermark already
+makes the rows exact, and the index would halve the insert rate (the sink writes Arrow tables
+straight into DuckDB, several hundred thousand events a second).
 
 DuckDB lets one process at a time open a database file. So the sink closes the file at least every
 ``release_every`` seconds (closing also checkpoints it) and reopens it for the next write: other
 processes (``tickwire query``) get in between writes while recording goes on. A write that finds
-the file locked by a reader fails and is retried by the runner with the same batch, nothing is lost.
+the file locked by a reader fails (not a data error) and is retried with the same batch.
 """
 
 from __future__ import annotations
@@ -12,14 +21,18 @@ import asyncio
 import os
 import threading
 import time
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
-from tickwire.events import Event
-from tickwire.sinks.arrow import to_arrow
-from tickwire.tables import TableRegistry, TableSpec, group_by_table
+from tickwire.sinks.arrow import CONVERSION_ERRORS, to_arrow
+from tickwire.sinks.base import JOURNAL_COLUMN, POS_COLUMN, SinkBatch, by_table
+from tickwire.tables import TableRegistry, TableSpec
 
-__all__ = ["DuckDBSink", "duckdb_type"]
+__all__ = ["WATERMARKS", "DuckDBSink", "duckdb_type"]
+
+WATERMARKS = "_tickwire_watermarks"
+"""The table of each journal's watermark (``journal`` primary key, ``pos``, ``updated``)."""
 
 _DUCK = {
     "int": "BIGINT",
@@ -31,6 +44,7 @@ _DUCK = {
     "json": "VARCHAR",
     "ts": "TIMESTAMP",
 }
+_STAGED = "_tw_rows"
 
 
 def duckdb_type(column_type: str) -> str:
@@ -38,7 +52,7 @@ def duckdb_type(column_type: str) -> str:
 
 
 class DuckDBSink:
-    """Appends events to ``path`` (a DuckDB database file), one table per ``tables`` spec."""
+    """Writes events to ``path`` (a DuckDB database file), one table per ``tables`` spec."""
 
     def __init__(
         self, path: str | os.PathLike[str], tables: TableRegistry, *, release_every: float | None = 1.0
@@ -46,56 +60,138 @@ class DuckDBSink:
         self.path = Path(path)
         self.tables = tables
         self.release_every = release_every
-        self._opened_at = 0.0
         self.name = f"duckdb:{self.path}"
-        self._created: set[str] = set()
+        self._opened_at = 0.0
+        self._created: set[str] = set()  # tables known to exist (added only once committed)
         self._con: Any = None
         self._lock = threading.Lock()
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def write(self, events: list[Event]) -> None:
-        groups = group_by_table(self.tables, events)
-        if groups:
-            await asyncio.to_thread(self.write_sync, groups)
+    async def watermark(self, journal: str) -> int:
+        return await asyncio.to_thread(self._watermark_sync, journal)
 
-    def write_sync(self, groups: dict[TableSpec, list[Event]]) -> None:
-        """Insert the groups in one transaction (all or nothing)."""
-        import duckdb
+    async def write(self, batch: SinkBatch) -> None:
+        await asyncio.to_thread(self.write_sync, batch)
 
-        with self._lock:
-            con = self._con
-            if con is None:
-                con = duckdb.connect(str(self.path))
-                self._opened_at = time.monotonic()
-            try:
-                con.execute("BEGIN")
-                for spec, evs in groups.items():
-                    self._ensure(con, spec)
-                    batch = to_arrow(spec, evs)  # noqa: F841 (read by name in the SQL below)
-                    con.execute(f'INSERT INTO "{spec.name}" SELECT * FROM batch')
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                release = self.release_every
-                if release is not None and time.monotonic() - self._opened_at >= release:
-                    con.close()
-                    self._con = None
-                else:
-                    self._con = con
-
-    def _ensure(self, con: Any, spec: TableSpec) -> None:
-        if spec.name in self._created:
-            return
-        cols = ", ".join(f'"{c.name}" {_DUCK[c.type]}' for c in spec.columns)
-        con.execute(f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({cols})')
-        self._created.add(spec.name)
+    async def flush(self) -> None:
+        return None
 
     async def close(self) -> None:
         with self._lock:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+    def is_data_error(self, exc: BaseException) -> bool:
+        """Values DuckDB or the Arrow conversion refuse; an I/O error (the file locked by a reader,
+        disk full) or a closed connection is not one."""
+        import duckdb
+
+        return isinstance(
+            exc,
+            (
+                *CONVERSION_ERRORS,
+                duckdb.ConversionException,
+                duckdb.OutOfRangeException,
+                duckdb.InvalidInputException,
+                duckdb.TypeMismatchException,
+                duckdb.ConstraintException,
+            ),
+        )
+
+    # ------------------------------------------------------------------ synchronous core
+
+    def _watermark_sync(self, journal: str) -> int:
+        with self._lock:
+            con = self._connect()
+            try:
+                return _stored(con, journal)
+            finally:
+                self._release(con)
+
+    def write_sync(self, batch: SinkBatch) -> None:
+        """The batch's new rows and its watermark in one transaction (all or nothing)."""
+        groups = by_table(self.tables, batch)
+        with self._lock:
+            con = self._connect()
+            try:
+                self._ensure(con, groups)
+                con.execute("BEGIN")
+                try:
+                    held = _stored(con, batch.journal)
+                    if batch.end > held:
+                        for spec, (events, positions) in groups.items():
+                            i = bisect_left(positions, held)
+                            if i < len(positions):
+                                rows = to_arrow(spec, events[i:], batch.journal, positions[i:])
+                                self._insert(con, spec, rows)
+                        con.execute(
+                            f"INSERT INTO {WATERMARKS} VALUES (?, ?, now()) ON CONFLICT (journal) DO UPDATE "
+                            f"SET pos = greatest({WATERMARKS}.pos, excluded.pos), updated = excluded.updated",
+                            [batch.journal, batch.end],
+                        )
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            finally:
+                self._release(con)
+
+    def _insert(self, con: Any, spec: TableSpec, rows: Any) -> None:
+        con.register(_STAGED, rows)
+        try:
+            con.execute(f'INSERT INTO "{spec.name}" BY NAME SELECT * FROM {_STAGED}')
+        finally:
+            con.unregister(_STAGED)
+
+    def _connect(self) -> Any:
+        import duckdb
+
+        con = self._con
+        if con is None:
+            con = self._con = duckdb.connect(str(self.path))
+            self._opened_at = time.monotonic()
+            if WATERMARKS not in self._created:
+                con.execute(
+                    f"CREATE TABLE IF NOT EXISTS {WATERMARKS} "
+                    "(journal VARCHAR PRIMARY KEY, pos BIGINT NOT NULL, updated TIMESTAMPTZ NOT NULL)"
+                )
+                self._created.add(WATERMARKS)
+        return con
+
+    def _release(self, con: Any) -> None:
+        """Close the file when it has been held ``release_every`` seconds (readers get in)."""
+        release = self.release_every
+        if release is not None and time.monotonic() - self._opened_at >= release:
+            con.close()
+            self._con = None
+
+    def _ensure(self, con: Any, groups: dict[TableSpec, Any]) -> None:
+        """Create the batch's missing tables, each committed on its own before the data transaction,
+        so a failed write never leaves the sink believing in a table that was rolled back. A table
+        of an older tickwire gets the ``_journal``/``_pos`` columns (null in its old rows)."""
+        for spec in groups:
+            if spec.name in self._created:
+                continue
+            cols = ", ".join(f'"{c.name}" {_DUCK[c.type]}' for c in spec.columns)
+            keys = f"{JOURNAL_COLUMN} VARCHAR, {POS_COLUMN} BIGINT"
+            con.execute(f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({cols}, {keys})')
+            have = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() "
+                    "WHERE table_name = ? AND schema_name = current_schema()",
+                    [spec.name],
+                ).fetchall()
+            }
+            for col, kind in ((JOURNAL_COLUMN, "VARCHAR"), (POS_COLUMN, "BIGINT")):
+                if col not in have:
+                    con.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN {col} {kind}')
+            self._created.add(spec.name)
+
+
+def _stored(con: Any, journal: str) -> int:
+    rows = con.execute(f"SELECT pos FROM {WATERMARKS} WHERE journal = ?", [journal]).fetchall()
+    return int(rows[0][0]) if rows else 0

@@ -73,6 +73,7 @@ def url_source(given: _T | Callable[[], _T], complete: Callable[[_T], str]) -> s
 
 
 _TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
 _CONTROL = (WSMsgType.PING, WSMsgType.PONG, WSMsgType.CLOSE)
 _MESSAGE_TOO_BIG = 1009  # WSCloseCode.MESSAGE_TOO_BIG
 
@@ -198,8 +199,9 @@ class _Listener(WSListener):
             self.queue.put(data)
         elif events:
             self.queue.put(FrameEvents(events, data))  # the frame as received rides along (raw consumers)
+        kind = _BINARY if session.send_binary else _TEXT
         for out in session.data_to_send():
-            transport.send(WSMsgType.TEXT, out)
+            transport.send(kind, out)
         if session.close_requested:
             self.d.close_transport()
 
@@ -301,8 +303,9 @@ class Driver:
         t = self.transport
         if t is None:  # not connected: the next connection rebuilds its requests
             return
+        kind = _BINARY if self.session.send_binary else _TEXT
         for out in self.session.data_to_send():
-            t.send(WSMsgType.TEXT, out)
+            t.send(kind, out)
 
     def close_transport(self, reason: str | None = None) -> None:
         """Drop the current connection (the loop then reconnects unless closing)."""

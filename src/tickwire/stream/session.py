@@ -42,6 +42,8 @@ class Session(Protocol):
     control_probe: bytes
     #: True while data frames (those without :attr:`control_marker`) may skip :meth:`receive`.
     passthrough: bool
+    #: True when the frames of :meth:`data_to_send` go as binary WebSocket frames (msgpack), not text.
+    send_binary: bool
     #: Seconds without data before the connection counts as dead (None: never); sets the driver's
     #: polling granularity, so that data seen between two wake-ups is dated closely enough.
     stale_timeout: float | None

@@ -35,6 +35,7 @@ from abc import ABC, abstractmethod
 
 from tickwire.errors import AuthError, TickwireError
 from tickwire.events import Connected, Event, Reconnected
+from tickwire.redact import mask_secrets
 
 __all__ = ["SessionBase"]
 
@@ -50,6 +51,8 @@ class SessionBase(ABC):
     control_probe: bytes = b""
     #: The ``disconnect_reason`` of a connection the watchdog closes.
     stale_reason: str = "stale"
+    #: Whether requests go as binary frames (a msgpack protocol) instead of text.
+    send_binary: bool = False
 
     def __init__(self, *, stale_timeout: float | None, rate_limit_cooldown: float) -> None:
         self.stale_timeout = stale_timeout
@@ -180,7 +183,7 @@ class SessionBase(ABC):
         self._set_streaming(True)
         self.streaming_since = now
         self.last_data_at = now
-        events: list[Event] = [Connected(url=self.url, epoch=self.epoch, at=now)]
+        events: list[Event] = [Connected(url=mask_secrets(self.url), epoch=self.epoch, at=now)]
         if self.gap_start is not None:
             events.append(
                 Reconnected(

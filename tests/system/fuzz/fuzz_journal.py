@@ -23,7 +23,7 @@ from .chooser import Chooser
 
 __all__ = ["journal_reader"]
 
-RecordKey = tuple[int, int, int, bytes]
+RecordKey = tuple[int, int, int, int, bytes]
 
 
 @functools.cache
@@ -34,8 +34,9 @@ def _workdir() -> Path:
 
 
 @functools.cache
-def _base() -> tuple[bytes, tuple[RecordKey, ...], tuple[int, ...]]:
-    """A valid segment's bytes, its records, and the offsets where its records start."""
+def _base() -> tuple[bytes, tuple[RecordKey, ...], tuple[int, ...], bytes, tuple[RecordKey, ...]]:
+    """A valid segment's bytes, its records, the offsets where its records start, and the bytes
+    and records of the segment after it (the same writer reopened: the sequence goes on)."""
     frames = [
         b"",
         b"x",
@@ -44,22 +45,29 @@ def _base() -> tuple[bytes, tuple[RecordKey, ...], tuple[int, ...]]:
         b"[]" * 40,
     ]
     directory = _workdir() / "base"
-    with JournalWriter(directory, compress=False, meta={"market": "stocks"}) as w:
-        for i, frame in enumerate(frames * 2):
-            w.append(frame, 1_000 + i, 1 + i // 4)
-    (segment,) = directory.glob("*.twj")
-    data = segment.read_bytes()
-    records = list(read_records(segment))
-    return data, tuple(_key(r) for r in records), tuple(r.offset for r in records)
+    for _ in range(2):
+        with JournalWriter(directory, compress=False, meta={"market": "stocks"}) as w:
+            for i, frame in enumerate(frames * 2):
+                w.append(frame, 1_000 + i, 1 + i // 4)
+    first, second = sorted(directory.glob("*.twj"))
+    records = list(read_records(first))
+    later = list(read_records(second))
+    return (
+        first.read_bytes(),
+        tuple(_key(r) for r in records),
+        tuple(r.offset for r in records),
+        second.read_bytes(),
+        tuple(_key(r) for r in later),
+    )
 
 
 def _key(r: Record) -> RecordKey:
-    return (r.kind, r.recv_ns, r.epoch, r.data)
+    return (r.seq, r.kind, r.recv_ns, r.epoch, r.data)
 
 
 def _encode(r: Record) -> bytes:
-    crc = zlib.crc32(r.data, zlib.crc32(CRC_PART.pack(r.recv_ns, r.epoch, r.kind, 0)))
-    return HEADER.pack(len(r.data), crc, r.recv_ns, r.epoch, r.kind, 0) + r.data
+    crc = zlib.crc32(r.data, zlib.crc32(CRC_PART.pack(r.seq, r.recv_ns, r.epoch, r.kind, 0)))
+    return HEADER.pack(len(r.data), crc, r.seq, r.recv_ns, r.epoch, r.kind, 0) + r.data
 
 
 def _corrupt(data: bytes, offsets: tuple[int, ...], ch: Chooser) -> bytes:
@@ -96,7 +104,7 @@ def journal_reader(ch: Chooser) -> int:
     """One corrupted segment (plain or zstd) beside an intact one, read, verified and repaired."""
     import zstandard
 
-    data, originals, offsets = _base()
+    data, originals, offsets, intact, later = _base()
     for _ in range(ch.integer(1, 3)):
         data = _corrupt(data, offsets, ch)
     directory = _workdir() / "case"
@@ -114,7 +122,6 @@ def journal_reader(ch: Chooser) -> int:
     else:
         damaged = directory / "00000001.twj"
         damaged.write_bytes(data)
-    intact = _base()[0]
     (directory / "00000002.twj").write_bytes(intact)
 
     reports: list[SegmentReport] = []
@@ -122,13 +129,14 @@ def journal_reader(ch: Chooser) -> int:
     first, second = reports
     got = [_key(r) for r in records if r.segment == 1]
     assert all(k in originals for k in got), "a record that was never written"
-    assert [_key(r) for r in records if r.segment == 2] == list(originals) and second.error is None
+    assert [_key(r) for r in records if r.segment == 2] == list(later) and second.error is None
     assert first.records == len(got)
     if first.error is None and plain_known:
         body = b"".join(_encode(r) for r in records if r.segment == 1)
         assert data[FILE_HEADER.size :] == body, "bytes lost without a report"
     assert verify(directory).ok == (first.error is None)
 
+    alone: list[RecordKey] = []
     try:  # one segment file on its own: a clear JournalError or the same records
         alone = [_key(r) for r in read_records(damaged)]
     except JournalError:
@@ -144,5 +152,10 @@ def journal_reader(ch: Chooser) -> int:
             assert good + cut == len(data)
             if cut:
                 assert (directory / f"{damaged.name}.torn-{good}").read_bytes() == data[good:]
-            assert verify(damaged).ok
+            if good:  # no good record is cut; damage before the last one stays for the reader to skip
+                after = verify(damaged).segments[0]
+                assert after.good_until == after.size == good
+                assert [_key(r) for r in read_records(damaged)] == alone
+            else:  # no file header: the whole file was the torn tail, moved aside
+                assert not damaged.exists()
     return 1

@@ -7,9 +7,11 @@
   const TAPE_ROWS = 80;
   const ALERT_ROWS = 100;
   const LADDER_ROWS = 10;
+  // per-symbol tables without a prototype: a symbol named "__proto__" or "constructor" is just a key
+  const keyed = () => Object.create(null);
   const state = {
-    charts: {}, series: {}, volume: {}, books: {}, decimals: {}, interval: 60, messages: 0, socket: null,
-    retry: 500,
+    charts: keyed(), series: keyed(), volume: keyed(), books: keyed(), decimals: keyed(), interval: 60,
+    messages: 0, socket: null, retry: 500, removed: 0,
   };
   window.tickwire = state;
 
@@ -149,6 +151,15 @@
     if (s.book) applyBook(sym, el, s.book);
   }
 
+  // the server stopped tracking it (its bound on symbols: the least recently updated go first)
+  function removeSymbol(sym) {
+    const el = document.querySelector(`.card[data-symbol="${CSS.escape(sym)}"]`);
+    if (state.charts[sym]) state.charts[sym].remove();
+    if (el) el.remove();
+    for (const t of [state.charts, state.series, state.volume, state.books, state.decimals]) delete t[sym];
+    state.removed += 1;
+  }
+
   function applyTape(rows) {
     if (!rows.length) return;
     const table = $("tape");
@@ -214,7 +225,9 @@
     if (reset) {  // a (re)connected page starts over: the snapshot carries the recent tape and alerts
       $("tape").querySelector("tbody").replaceChildren();
       $("alerts").replaceChildren();
+      for (const sym of Object.keys(state.charts)) if (!Object.hasOwn(msg.symbols, sym)) removeSymbol(sym);
     }
+    for (const sym of msg.removed || []) removeSymbol(sym);
     for (const [sym, s] of Object.entries(msg.symbols)) applySymbol(sym, s, reset);
     applyTape(msg.tape);
     applyAlerts(msg.alerts);
@@ -223,7 +236,10 @@
   }
 
   function connect() {
-    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    // the page's own token (when the server asks for one) goes with the socket too
+    const token = new URLSearchParams(location.search).get("token");
+    const query = token === null ? "" : `?token=${encodeURIComponent(token)}`;
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${query}`);
     state.socket = ws;
     ws.onopen = () => {
       state.retry = 500;

@@ -1,5 +1,6 @@
 """Loading journals into sinks: the provider comes from the journal (Massive for old journals without
-one), only stored events are written, and an unknown provider is a clear error."""
+one), only stored events are written, loading twice adds nothing, and an unknown provider is a clear
+error."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.record.memory_sink import MemorySink
 from tickwire.errors import ConfigError
-from tickwire.events import Event
-from tickwire.journal import JournalWriter, journal_provider, load_journal
+from tickwire.journal import JournalWriter, journal_provider
 from tickwire.massive.tables import massive_tables
 from tickwire.polymarket_us.tables import polymarket_tables
-from tickwire.record import load_journal as exported
+from tickwire.record import load_journal
 from tickwire.sinks import DuckDBSink
 
 TRADE = b'[{"ev":"T","sym":"AAPL","p":%d.5,"s":100,"t":%d,"q":%d,"i":"%d","x":4}]'
@@ -33,33 +34,15 @@ def _journal(path: Path, meta: dict[str, object], frames: list[bytes]) -> Path:
     return path
 
 
-class Collect:
-    """A sink that keeps what it is given (and whether it was opened and closed)."""
-
-    name = "collect"
-
-    def __init__(self) -> None:
-        self.got: list[Event] = []
-        self.state = "new"
-
-    async def open(self) -> None:
-        self.state = "open"
-
-    async def write(self, events: list[Event]) -> None:
-        assert self.state == "open"
-        self.got += events
-
-    async def close(self) -> None:
-        self.state = "closed"
-
-
 async def test_an_old_journal_without_a_provider_loads_as_massive(tmp_path: Path) -> None:
     frames = [TRADE % (i, 1_700_000_000_000 + i, i, i) for i in range(5)]
     journal = _journal(tmp_path / "j", {"market": "stocks", "feed": "realtime"}, [STATUS, *frames, UNKNOWN])
     provider, market = journal_provider(journal)
     assert (provider.name, market) == ("massive", "stocks")
     sink = DuckDBSink(tmp_path / "db.duckdb", massive_tables("stocks"))
-    assert await exported(journal, [sink], batch_size=2) == 6  # 5 trades + the unknown event, no status
+    assert await load_journal(journal, [sink], batch_size=2) == 6  # 5 trades + the unknown event, no status
+    again = DuckDBSink(tmp_path / "db.duckdb", massive_tables("stocks"))
+    assert await load_journal(journal, [again]) == 0  # its watermark says it holds them all
     con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
     assert con.sql("SELECT sequence_number, price FROM stocks_trades ORDER BY 1").fetchall() == [
         (i, i + 0.5) for i in range(5)
@@ -74,10 +57,10 @@ async def test_the_journal_names_its_provider_and_market(tmp_path: Path) -> None
     journal = _journal(tmp_path / "j", {"provider": "polymarket_us", "market": "markets"}, [PM_TRADE])
     provider, market = journal_provider(journal)
     assert (provider.name, market) == ("polymarket_us", "markets")
-    sink = Collect()
+    sink = MemorySink()
     assert await load_journal(journal, [sink]) == 1
-    (trade,) = sink.got
-    assert trade.event_type == "trade" and sink.state == "closed"
+    (trade,) = sink.store.rows.values()
+    assert trade.event_type == "trade"
     assert polymarket_tables("markets").route(trade) == ("trade", "m")
     with pytest.raises(ConfigError, match="no market 'private-ish'"):
         journal_provider(journal, market="private-ish")
@@ -86,6 +69,6 @@ async def test_the_journal_names_its_provider_and_market(tmp_path: Path) -> None
 async def test_an_unknown_provider_is_named_with_the_known_ones(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j", {"provider": "kraken", "market": "spot"}, [PM_TRADE])
     with pytest.raises(ConfigError, match=r"unknown provider 'kraken'; choose one of massive, polymarket_us"):
-        await load_journal(journal, [Collect()])
+        await load_journal(journal, [MemorySink()])
     provider, market = journal_provider(journal, provider="polymarket", market="markets")
     assert (provider.name, market) == ("polymarket_us", "markets")

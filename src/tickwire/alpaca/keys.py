@@ -1,0 +1,31 @@
+"""Alpaca API keys: the key id and secret from arguments, the environment or ``.env``, never shown."""
+
+from __future__ import annotations
+
+import os
+
+from tickwire.credentials import Secret, resolve_secret
+from tickwire.errors import ConfigError
+
+__all__ = ["KEY_ID_ENV", "SECRET_KEY_ENV", "resolve_keys"]
+
+KEY_ID_ENV = ("APCA_API_KEY_ID",)
+SECRET_KEY_ENV = ("APCA_API_SECRET_KEY",)
+
+
+def resolve_keys(
+    key_id: str | Secret | None,
+    secret_key: str | Secret | None,
+    dotenv_path: str | os.PathLike[str] | None = ".env",
+) -> tuple[Secret, Secret]:
+    """The key id and secret: arguments, else ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` (environment,
+    then ``.env``). :class:`ConfigError` saying which is missing."""
+    kid = resolve_secret(key_id, KEY_ID_ENV, dotenv_path)
+    secret = resolve_secret(secret_key, SECRET_KEY_ENV, dotenv_path)
+    missing = [n for n, v in (("APCA_API_KEY_ID", kid), ("APCA_API_SECRET_KEY", secret)) if v is None]
+    if kid is None or secret is None:
+        raise ConfigError(
+            f"no Alpaca {' or '.join(missing)}: pass key_id=/secret_key=, or set them in the environment "
+            "or a .env file; to try tickwire without keys, run the simulator (tickwire sim)"
+        )
+    return kid, secret

@@ -1,0 +1,282 @@
+"""Alpaca's wire messages as msgspec Structs, tagged by ``T``, with the wire's key names.
+
+Both encodings decode into these: msgspec reads JSON and msgpack alike, and every time field is a
+:class:`msgspec.Raw` that :func:`time_ns` reads exactly (an RFC 3339 string with nanoseconds in
+JSON; a msgpack Timestamp extension, or a string, in msgpack). The decoder turns them into the
+readable events of :mod:`tickwire.alpaca.models`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Union
+
+import msgspec
+
+from tickwire.events import timestamp_to_ns
+
+__all__ = ["WIRE_TYPES", "WireItem", "parse_rfc3339_ns", "time_ns"]
+
+_NO_TIME = msgspec.Raw()
+Conditions = list[str] | str | None
+
+
+class _W(msgspec.Struct, tag_field="T", gc=False):
+    """Base of wire messages."""
+
+
+class WTrade(_W, tag="t"):
+    S: str
+    p: float
+    s: float
+    t: msgspec.Raw = _NO_TIME
+    i: int | None = None
+    x: str | None = None
+    c: Conditions = None
+    z: str | None = None
+    tks: str | None = None
+
+
+class WQuote(_W, tag="q"):
+    S: str
+    bp: float = 0.0
+    bs: float = 0.0
+    ap: float = 0.0
+    as_: float = msgspec.field(default=0.0, name="as")
+    t: msgspec.Raw = _NO_TIME
+    bx: str | None = None
+    ax: str | None = None
+    c: Conditions = None
+    z: str | None = None
+
+
+class WBar(_W, tag="b"):
+    S: str
+    o: float
+    h: float
+    l: float  # noqa: E741 (the wire's name)
+    c: float
+    v: float
+    t: msgspec.Raw = _NO_TIME
+    n: int | None = None
+    vw: float | None = None
+
+
+class WUpdatedBar(WBar, tag="u"):
+    pass
+
+
+class WDailyBar(WBar, tag="d"):
+    pass
+
+
+class WStatus(_W, tag="s"):
+    S: str
+    sc: str = ""
+    sm: str = ""
+    rc: str = ""
+    rm: str = ""
+    t: msgspec.Raw = _NO_TIME
+    z: str | None = None
+
+
+class WLuld(_W, tag="l"):
+    S: str
+    u: float
+    d: float
+    i: str | None = None
+    t: msgspec.Raw = _NO_TIME
+    z: str | None = None
+
+
+class WCorrection(_W, tag="c"):
+    S: str
+    x: str | None = None
+    oi: int | None = None
+    op: float | None = None
+    os: float | None = None
+    oc: Conditions = None
+    ci: int | None = None
+    cp: float | None = None
+    cs: float | None = None
+    cc: Conditions = None
+    z: str | None = None
+    t: msgspec.Raw = _NO_TIME
+
+
+class WCancelError(_W, tag="x"):
+    S: str
+    i: int | None = None
+    x: str | None = None
+    p: float | None = None
+    s: float | None = None
+    a: str | None = None
+    z: str | None = None
+    t: msgspec.Raw = _NO_TIME
+
+
+class WImbalance(_W, tag="i"):
+    S: str
+    p: float | None = None
+    z: str | None = None
+    t: msgspec.Raw = _NO_TIME
+
+
+class WLevel(msgspec.Struct, gc=False):
+    p: float
+    s: float
+
+
+class WOrderBook(_W, tag="o"):
+    S: str
+    b: list[WLevel] = msgspec.field(default_factory=list)
+    a: list[WLevel] = msgspec.field(default_factory=list)
+    r: bool = False
+    t: msgspec.Raw = _NO_TIME
+
+
+class WNews(_W, tag="n"):
+    id: int
+    headline: str = ""
+    summary: str = ""
+    author: str = ""
+    content: str = ""
+    url: str | None = None
+    source: str = ""
+    symbols: list[str] = msgspec.field(default_factory=list)
+    created_at: msgspec.Raw = _NO_TIME
+    updated_at: msgspec.Raw = _NO_TIME
+
+
+class WSuccess(_W, tag="success"):
+    msg: str = ""
+
+
+class WError(_W, tag="error"):
+    code: int = 0
+    msg: str = ""
+
+
+class WSubscription(_W, tag="subscription"):
+    trades: list[str] | None = None
+    quotes: list[str] | None = None
+    bars: list[str] | None = None
+    updatedBars: list[str] | None = None
+    dailyBars: list[str] | None = None
+    statuses: list[str] | None = None
+    lulds: list[str] | None = None
+    imbalances: list[str] | None = None
+    corrections: list[str] | None = None
+    cancelErrors: list[str] | None = None
+    orderbooks: list[str] | None = None
+    news: list[str] | None = None
+
+
+class WTagOnly(msgspec.Struct, gc=False):
+    """Just the type of an item (to tell an unknown type from a malformed known one)."""
+
+    T: str | None = None
+
+
+WIRE_TYPES = (
+    WTrade,
+    WQuote,
+    WBar,
+    WUpdatedBar,
+    WDailyBar,
+    WStatus,
+    WLuld,
+    WCorrection,
+    WCancelError,
+    WImbalance,
+    WOrderBook,
+    WNews,
+    WSuccess,
+    WError,
+    WSubscription,
+)
+WireItem = Union[WIRE_TYPES]  # type: ignore[valid-type]  # noqa: UP007
+SUBSCRIPTION_FIELDS = tuple(f for f in WSubscription.__struct_fields__)
+
+
+# ---------------------------------------------------------------------------- times
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_FRACTION = re.compile(rb"\.([0-9]*)")
+_SECONDS: dict[bytes, int | None] = {}  # the whole-second part of recent times (frames share it)
+_SECONDS_MAX = 4096
+_MSGPACK_STR = msgspec.msgpack.Decoder(str | int | float | None)
+_JSON_STR = msgspec.json.Decoder(str | int | float | None)
+
+
+def parse_rfc3339_ns(text: bytes | str) -> int | None:
+    """``2021-02-22T15:51:44.208123456Z`` (any offset; naive means UTC) in Unix ns; None if bad."""
+    raw = text.encode() if isinstance(text, str) else text
+    raw = raw.strip()
+    if not raw:
+        return None
+    frac_ns = 0
+    dot = raw.find(b".")
+    if dot >= 0:
+        m = _FRACTION.match(raw, dot)
+        assert m is not None  # matches any "."
+        digits = m.group(1)
+        frac_ns = int((digits + b"000000000")[:9]) if digits else 0
+        raw = raw[:dot] + raw[m.end() :]
+    seconds = _SECONDS.get(raw, -1)
+    if seconds == -1:
+        seconds = _unix_seconds(raw)
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        _SECONDS[raw] = seconds
+    return None if seconds is None else seconds * 1_000_000_000 + frac_ns
+
+
+def _unix_seconds(raw: bytes) -> int | None:
+    try:
+        moment = _dt.datetime.fromisoformat(raw.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.UTC)
+    delta = moment - _EPOCH
+    return delta.days * 86_400 + delta.seconds
+
+
+def time_ns(raw: msgspec.Raw, binary: bool) -> int:
+    """A wire time in Unix ns, from a msgpack frame (``binary``) or a JSON one: a msgpack Timestamp
+    (all three widths), an RFC 3339 string (either encoding) or a number of any Unix unit. 0 when
+    absent; :class:`ValueError` when unreadable."""
+    b = bytes(raw)
+    if not b:
+        return 0
+    first = b[0]
+    if not binary and first == 0x22 and b.find(b"\\") < 0:  # a JSON string without escapes
+        return _checked(parse_rfc3339_ns(b[1:-1]), b)
+    if binary:
+        if first == 0xD7 and len(b) == 10 and b[1] == 0xFF:  # timestamp 64: 30-bit ns, 34-bit s
+            v = int.from_bytes(b[2:10], "big")
+            return (v & 0x3_FFFF_FFFF) * 1_000_000_000 + (v >> 34)
+        if first == 0xD6 and len(b) == 6 and b[1] == 0xFF:  # timestamp 32: seconds
+            return int.from_bytes(b[2:6], "big") * 1_000_000_000
+        if first == 0xC7 and len(b) == 15 and b[1] == 12 and b[2] == 0xFF:  # timestamp 96
+            nanos = int.from_bytes(b[3:7], "big")
+            return int.from_bytes(b[7:15], "big", signed=True) * 1_000_000_000 + nanos
+        value = _MSGPACK_STR.decode(b)
+    else:
+        value = _JSON_STR.decode(b)
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return _checked(parse_rfc3339_ns(value), b)
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {b[:40]!r}")
+    got = timestamp_to_ns(value)
+    return 0 if got is None else got
+
+
+def _checked(got: int | None, raw: bytes) -> int:
+    if got is None:
+        raise ValueError(f"not an RFC 3339 time: {raw[:40]!r}")
+    return got
