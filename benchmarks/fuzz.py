@@ -3,6 +3,7 @@
     python3 benchmarks/fuzz.py                        # >= 1,000,000 generated inputs (~10 min, 1 core)
     python3 benchmarks/fuzz.py --inputs 50000         # a quick pass
     python3 benchmarks/fuzz.py --targets rest_flow,journal_reader --inputs 200000
+    python3 benchmarks/fuzz.py --targets alpaca_decoder,alpaca_rfc3339 --inputs 200000
     python3 benchmarks/fuzz.py --replay massive_session:12345   # rerun one case, with its traceback
 
 It runs the very targets the hypothesis properties run (``tests/system/fuzz/targets.py``: the same
@@ -120,8 +121,9 @@ def report(tallies: dict[str, Tally], wall: float, command: str) -> str:
     lines += [
         "",
         "An *input* is one generated thing fed to the code under test: a server frame (decoders,",
-        "sessions, the replayer's filter), a client request (simulators), an HTTP response (REST),",
-        "a corrupted journal segment (journal). See `tests/system/fuzz/targets.py` for what each checks.",
+        "sessions, the replayer's filter; Alpaca's in JSON, msgpack or arbitrary bytes), a time string",
+        "(``alpaca_rfc3339``), a client request (simulators), an HTTP response (REST), a corrupted",
+        "journal segment (journal). See `tests/system/fuzz/targets.py` for what each checks.",
         "",
     ]
     return "\n".join(lines)

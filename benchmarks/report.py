@@ -3,9 +3,11 @@
 Runs ``throughput.py`` (the Massive stream at B=50 and B=1: the bare picows+msgspec loop,
 tickwire async-for / batches / handler / threaded, the official ``massive`` client, the
 ``polygon`` package; the Polymarket US book stream: a bare loop, tickwire's ``PolymarketClient``,
-the official ``polymarket-us`` SDK) and then ``latency.py`` (p50/p99/p99.9 from server send to
-user code at 10k and 100k events/s, RSS after warm-up and at the end), and writes
-``results/report.md``: a headline table of ratios and target verdicts, then both full reports.
+the official ``polymarket-us`` SDK), then ``latency.py`` (p50/p99/p99.9 from server send to
+user code at 10k and 100k events/s, RSS after warm-up and at the end), then
+``alpaca_throughput.py`` (alpaca-py's ``StockDataStream`` vs ``AlpacaStreamClient``, JSON and
+msgpack, 1 and 50 trades per frame), and writes ``results/report.md``: a headline table of ratios
+and target verdicts, then the three full reports.
 
     benchmarks/report            # the full run, about 10 minutes on 2 vCPUs
     benchmarks/report --quick    # smaller N, 1 repetition, 3 s latency runs: a smoke run
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import alpaca_throughput
 import latency
 import throughput
 
@@ -108,8 +111,22 @@ def headline(tp: dict[str, Any], lat: dict[str, Any]) -> list[str]:
     return lines
 
 
+def alpaca_headline(ap: dict[str, Any]) -> list[str]:
+    """The Alpaca rows: each tickwire client against alpaca-py at the same B, with the ≥ 10x target."""
+    lines = [
+        "| Alpaca trades, B | tickwire client | vs | ratio (ev/s) | target | verdict |",
+        "|---:|---|---|---:|---:|---|",
+    ]
+    target = alpaca_throughput.TARGET_VS_ALPACA_PY
+    for b, client, ratio in alpaca_throughput.ratios(ap["runs"]):
+        verdict = "n/a" if ratio is None else ("meets" if ratio >= target else "MISSES")
+        shown = "n/a" if ratio is None else f"{ratio:.2f}x"
+        lines.append(f"| {b} | {client} | alpaca-py (msgpack) | {shown} | ≥ {target:g}x | {verdict} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run both benchmarks and write ``results/report.md``."""
+    """Run the benchmarks and write ``results/report.md``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--quick", action="store_true", help="smoke run: small N, 1 repetition, short latency runs"
@@ -119,8 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--reuse-throughput", action="store_true", help="keep the last throughput results; rerun latency only"
     )
+    p.add_argument(
+        "--reuse-alpaca", action="store_true", help="keep the last Alpaca results instead of rerunning them"
+    )
     args = p.parse_args(argv)
     suffix = "-quick" if args.quick else ""
+    ap_out = RESULTS / f"alpaca_throughput{suffix}.md"
+    ap_args = ["--out", str(ap_out)] + (["--quick"] if args.quick else [])
+    ap_args += ["--reps", str(args.reps)] if args.reps else []
     tp_out = RESULTS / f"throughput{suffix}.md"
     lat_out = RESULTS / f"latency{suffix}.md"
     tp_args = ["--out", str(tp_out)] + (["--quick"] if args.quick else [])
@@ -128,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     lat_args = ["--out", str(lat_out)] + (["--duration", "3"] if args.quick else [])
     rc = 0 if args.reuse_throughput else throughput.main(tp_args)
     rc |= latency.main(lat_args)
+    rc |= 0 if args.reuse_alpaca else alpaca_throughput.main(ap_args)
     tp = json.loads(tp_out.with_suffix(".json").read_text())
     lat = json.loads(lat_out.with_suffix(".json").read_text())
+    ap = json.loads(ap_out.with_suffix(".json").read_text())
     info = tp["machine"]
     lines = [
         "# tickwire performance report",
@@ -140,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         + ".",
         "",
         "Targets (`perf.md`): ≥ 80 % of the bare picows+msgspec loop; ≥ 8x / 13x the official `massive` "
-        "client at B=50 / B=1; p99 < 1 ms from server send to user code at 100k events/s; flat memory. "
+        "client at B=50 / B=1; p99 < 1 ms from server send to user code at 100k events/s; flat memory; "
+        "≥ 10x alpaca-py's events/s on Alpaca's stream (issue 16). "
         "How to read the numbers, and where the remaining gaps come from (with profiles): "
         "`benchmarks/README.md`.",
         "",
@@ -148,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *headline(tp, lat),
         "",
-        f"Full tables: [{tp_out.name}]({tp_out.name}) and [{lat_out.name}]({lat_out.name}), "
-        "reproduced below.",
+        *alpaca_headline(ap),
+        "",
+        f"Full tables: [{tp_out.name}]({tp_out.name}), [{lat_out.name}]({lat_out.name}) and "
+        f"[{ap_out.name}]({ap_out.name}), reproduced below.",
         "",
         "---",
         "",
@@ -157,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         "---",
         "",
         lat_out.read_text().replace("# Latency", "## Latency", 1),
+        "---",
+        "",
+        ap_out.read_text().replace("# Alpaca throughput", "## Alpaca throughput", 1),
     ]
     out = args.out or RESULTS / f"report{suffix}.md"
     out.write_text("\n".join(lines))

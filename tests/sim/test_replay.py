@@ -373,8 +373,8 @@ def test_replay_filter_keeps_whole_frames_byte_for_byte() -> None:
 
 
 def test_journals_of_other_providers_are_refused(tmp_path: Path) -> None:
-    write_journal(tmp_path / "j1", CRYPTO, {"provider": "alpaca", "market": "iex"})
-    with pytest.raises(ConfigError, match="cannot replay a 'alpaca' journal"):
+    write_journal(tmp_path / "j1", CRYPTO, {"provider": "kraken", "market": "spot"})
+    with pytest.raises(ConfigError, match="cannot replay a 'kraken' journal"):
         JournalReplayer(tmp_path / "j1")
     write_journal(tmp_path / "j2", CRYPTO, {"provider": "polymarket_us", "market": "stocks"})
     with pytest.raises(ConfigError, match="markets or private socket"):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Union
+import sys
+from typing import Annotated, Union
 
 import msgspec
 
@@ -123,9 +124,14 @@ class WImbalance(_W, tag="i"):
     t: msgspec.Raw = _NO_TIME
 
 
+Amount = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+"""A book level's price or size: a finite number >= 0 (msgpack carries NaN and inf; a NaN price
+would slip past the crossed-book check, so such a message is malformed)."""
+
+
 class WLevel(msgspec.Struct, gc=False):
-    p: float
-    s: float
+    p: Amount
+    s: Amount
 
 
 class WOrderBook(_W, tag="o"):
@@ -212,7 +218,10 @@ _JSON_STR = msgspec.json.Decoder(str | int | float | None)
 
 def parse_rfc3339_ns(text: bytes | str) -> int | None:
     """``2021-02-22T15:51:44.208123456Z`` (any offset; naive means UTC) in Unix ns; None if bad."""
-    raw = text.encode() if isinstance(text, str) else text
+    try:
+        raw = text.encode() if isinstance(text, str) else text
+    except UnicodeEncodeError:  # a lone surrogate: no time
+        return None
     raw = raw.strip()
     if not raw:
         return None

@@ -35,7 +35,9 @@ app.command(help="Stream channels to the terminal (live view) or as JSON lines."
 app.command(help="Run the built-in exchange simulator on 127.0.0.1.")(sim)
 app.command(help="Record a stream (the simulator without a key): journal + DuckDB + --sink targets.")(record)
 app.command(help="SQL over the recorded database (while recording goes on).")(query)
-app.command(help="Serve a recorded journal as a live Massive stream, or load it --into sinks.")(replay)
+app.command(
+    help="Serve a recorded journal as a live stream in its provider's dialect, or load it --into sinks."
+)(replay)
 app.add_typer(journal_app, name="journal")
 app.add_typer(sinks_app, name="sinks")
 app.add_typer(consume_app, name="consume")

@@ -1,9 +1,10 @@
 """``tickwire dashboard``: a live web page (candles, books, tape, alerts, connection) of a stream.
 
 The page is provider-neutral: this command opens the chosen provider's client (Massive channels,
-or Polymarket US markets) and hands the dashboard that provider's ``ticks`` converter, found by
-name through :func:`tickwire.provider.get_provider`. ``--sim`` streams from the built-in
-simulator of either provider.
+Polymarket US markets, or Alpaca symbols: their trades and quotes, plus order books on the crypto
+stream) and hands the dashboard that provider's ``ticks`` converter, found by name through
+:func:`tickwire.provider.get_provider`. ``--sim`` streams from the built-in simulator of any of
+them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
@@ -127,16 +128,87 @@ async def _open_polymarket(
     return _Stream(client, slugs, time.time_ns, f"tickwire · {provider.title}{' simulator' if sim else ''}")
 
 
+def _alpaca_channels(items: list[str], market: str, quotes: bool) -> tuple[list[str], list[str]]:
+    """Alpaca channels and the symbols to show: ``AAPL`` (or ``BTC/USD``) means its trades, its
+    quotes (``quotes``) and, on the crypto stream, its order book; ``channel:SYM,...`` is taken as is."""
+    from tickwire.alpaca.endpoints import market_info
+
+    crypto = market_info(market).asset_class == "crypto"
+    chans: list[str] = []
+    symbols: list[str] = []
+    for item in items:
+        if ":" in item:
+            chans.append(item.strip())
+            channel, _, named = item.partition(":")
+            if channel.strip().lower() in ("trades", "trade"):
+                symbols += [s.strip() for s in named.split(",") if s.strip() and s.strip() != "*"]
+            continue
+        for part in item.split(","):
+            sym = part.strip().upper()
+            if sym and sym not in symbols:
+                symbols.append(sym)
+    if symbols:
+        joined = ",".join(symbols)
+        wanted = ["trades", *(["quotes"] if quotes else []), *(["orderbooks"] if crypto else [])]
+        chans += [f"{c}:{joined}" for c in wanted if not any(x.startswith(c + ":") for x in chans)]
+    return list(dict.fromkeys(chans)), list(dict.fromkeys(symbols))
+
+
+async def _open_alpaca(
+    stack: contextlib.AsyncExitStack,
+    provider: Provider,
+    items: list[str],
+    *,
+    market: str,
+    url: str | None,
+    sim: bool,
+    seed: int,
+    speed: float,
+    quotes: bool,
+) -> _Stream:
+    from tickwire.alpaca.endpoints import market_info
+    from tickwire.cli.stream_cmd import alpaca_sim_options
+
+    name = market_info(market).name  # "stocks" (the default) is iex
+    options: dict[str, Any] = {}
+    clock: Callable[[], int] = time.time_ns
+    if sim:
+        simulator, options = await alpaca_sim_options(stack, name, seed=seed, speed=speed)
+        items = items or simulator.symbols(name)[:3]
+
+        def clock() -> int:  # the simulator's market clock (it may run fast)
+            return simulator.now_ms() * 1_000_000
+
+    elif url is not None:
+        options["url"] = url
+    chans, symbols = _alpaca_channels(items, name, quotes)
+    if not chans:
+        raise ConfigError("name the symbols, e.g. AAPL MSFT (or channels: trades:AAPL)")
+    client = provider.open_client(name, chans, **options)
+    await stack.enter_async_context(client)
+    where = "simulator" if sim else name
+    return _Stream(client, symbols, clock, f"tickwire · {provider.title} {where}")
+
+
 def dashboard(
     channels: Annotated[
         list[str] | None,
-        typer.Argument(help="Massive trade channels or symbols, e.g. T.AAPL T.MSFT (or AAPL)"),
+        typer.Argument(
+            help="Massive trade channels or symbols, e.g. T.AAPL T.MSFT (or AAPL); Alpaca symbols "
+            "(AAPL, BTC/USD) or channels (trades:AAPL)"
+        ),
     ] = None,
-    provider: Annotated[str, typer.Option(help="massive or polymarket")] = "massive",
+    provider: Annotated[str, typer.Option(help="massive, polymarket or alpaca")] = "massive",
     markets: Annotated[
         str | None, typer.Option(help="Polymarket US market slugs: slug1,slug2 (--sim: its first three)")
     ] = None,
-    market: Annotated[str, typer.Option(help="stocks, options, forex, crypto, indices, futures")] = "stocks",
+    market: Annotated[
+        str,
+        typer.Option(
+            help="Massive: stocks, options, forex, crypto, indices, futures; Alpaca: iex (stocks), sip, "
+            "test, crypto, indicative, opra..."
+        ),
+    ] = "stocks",
     feed: Annotated[str, typer.Option(help="realtime, delayed, business, launchpad, or a host")] = "realtime",
     url: Annotated[
         str | None,
@@ -147,7 +219,7 @@ def dashboard(
     sim: Annotated[bool, typer.Option("--sim", help="Stream from the built-in simulator")] = False,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
     speed: Annotated[
-        float, typer.Option(help="Massive simulator market-clock speed (60: a minute candle per second)")
+        float, typer.Option(help="Simulator market-clock speed (60: a minute candle per second)")
     ] = 1.0,
     host: Annotated[str, typer.Option(help="Address to serve the page on")] = "127.0.0.1",
     allow_host: Annotated[
@@ -173,7 +245,9 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port of the page (0 picks a free one)")] = 8050,
     interval: Annotated[float, typer.Option(help="Candle length in seconds")] = 60.0,
     push_interval: Annotated[float, typer.Option(help="Seconds between pushes to the page")] = 0.25,
-    quotes: Annotated[bool, typer.Option(help="Massive: also subscribe the quotes of each symbol")] = True,
+    quotes: Annotated[
+        bool, typer.Option(help="Massive, Alpaca: also subscribe the quotes of each symbol")
+    ] = True,
     lite: Annotated[
         bool, typer.Option(help="Polymarket: also subscribe MARKET_DATA_LITE (current prices)")
     ] = True,
@@ -203,11 +277,23 @@ def dashboard(
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--provider") from None
     massive = chosen.name == "massive"
+    alpaca = chosen.name == "alpaca"
     chans, symbols = _channels(list(channels or []), quotes) if massive else ([], [])
-    slugs = [] if massive else _slugs(markets, list(channels or []))
+    slugs = [] if massive or alpaca else _slugs(markets, list(channels or []))
     if massive and not chans:
         raise typer.BadParameter("name at least one channel or symbol, e.g. T.AAPL")
-    if not massive and not slugs and not sim:
+    if alpaca:
+        if not channels and not sim:
+            raise typer.BadParameter("name the symbols, e.g. AAPL MSFT (or channels: trades:AAPL)")
+        if not sim and url is None and resolve_secret(None, ("APCA_API_KEY_ID",)) is None:
+            typer.echo(
+                "No Alpaca key found: set APCA_API_KEY_ID and APCA_API_SECRET_KEY, or put them in a .env "
+                "file.\nTo try the dashboard without a key:\n"
+                f"    tickwire dashboard --provider alpaca --sim --speed 60 {' '.join(channels or [])}",
+                err=True,
+            )
+            raise typer.Exit(2)
+    elif not massive and not slugs and not sim:
         raise typer.BadParameter("name the markets: --markets slug1,slug2", param_hint="--markets")
     if massive and not sim and url is None and resolve_secret(None, API_KEY_ENV_VARS) is None:
         typer.echo(
@@ -253,6 +339,18 @@ def dashboard(
                     sim=sim,
                     seed=seed,
                     speed=speed,
+                )
+            elif alpaca:
+                stream = await _open_alpaca(
+                    stack,
+                    chosen,
+                    list(channels or []),
+                    market=market,
+                    url=url,
+                    sim=sim,
+                    seed=seed,
+                    speed=speed,
+                    quotes=quotes,
                 )
             else:
                 stream = await _open_polymarket(stack, chosen, slugs, url=url, sim=sim, seed=seed, lite=lite)

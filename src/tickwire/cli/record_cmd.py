@@ -244,16 +244,11 @@ async def _client_options(plan: _Plan, seed: int, stack: contextlib.AsyncExitSta
         if plan.markets:
             options["markets"] = plan.markets
         if plan.sim:
-            from tickwire.sim.alpaca import SIM_KEY_ID, SIM_SECRET_KEY, AlpacaSimulator
+            from tickwire.cli.stream_cmd import alpaca_sim_options
 
             # a simulated minute every 10 s, so minute bars show within a short recording
-            alpaca = await stack.enter_async_context(AlpacaSimulator(seed=seed, speed=6.0))
-            options.update(
-                url=alpaca.url_for(plan.market),
-                key_id=SIM_KEY_ID,
-                secret_key=SIM_SECRET_KEY,
-                dotenv_path=None,
-            )
+            _, sim_options = await alpaca_sim_options(stack, plan.market, seed=seed, speed=6.0)
+            options.update(sim_options)
         elif plan.url is not None:
             options["url"] = plan.url
         return options

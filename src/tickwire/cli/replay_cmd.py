@@ -28,8 +28,9 @@ def replay(
     ] = None,
     market: Annotated[str | None, typer.Option(help="Override the journal's market")] = None,
 ) -> None:
-    """Serve JOURNAL in the dialect that recorded it, on ws://127.0.0.1:PORT/<cluster> (Massive) or
-    /v1/ws/<socket> (Polymarket US): any client, the official ones included, consumes it as if live.
+    """Serve JOURNAL in the dialect that recorded it, on ws://127.0.0.1:PORT/<cluster> (Massive),
+    /v1/ws/<socket> (Polymarket US) or /v2/<feed>, /v1beta3/crypto/us... (Alpaca, in JSON or msgpack
+    as each client asks): any client, the official ones included, consumes it as if live.
     Or rebuild databases from it with --into."""
     if not journal.exists():
         typer.echo(f"error: no journal at {journal}", err=True)
@@ -99,6 +100,14 @@ async def _serve(journal: Path, speed: float | None, port: int, market: str | No
 
 def _clients(server: JournalReplayer) -> list[str]:
     """How the official client of the recorded provider connects to the replay."""
+    if server.provider == "alpaca":
+        from tickwire.sim.alpaca import SIM_KEY_ID, SIM_SECRET_KEY
+
+        return [
+            f"test key: key id {SIM_KEY_ID}  secret {SIM_SECRET_KEY}",
+            f"alpaca-py: StockDataStream('{SIM_KEY_ID}', '{SIM_SECRET_KEY}', url_override='{server.url}') "
+            "(CryptoDataStream, OptionDataStream, NewsDataStream alike for those journals)",
+        ]
     if server.provider == "polymarket_us":
         from tickwire.sim.polymarket import SIM_KEY_ID, SIM_SECRET_KEY
 

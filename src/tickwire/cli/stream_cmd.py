@@ -1,4 +1,10 @@
-"""``tickwire stream``: the live view (or JSON lines) of a Massive stream, real or simulated."""
+"""``tickwire stream``: the live view (or JSON lines) of a stream, real or simulated.
+
+Massive (channels ``T.AAPL``, ``AM.*``...), Polymarket US (``--markets``, its own module) and
+Alpaca (channels ``trades:AAPL,MSFT``, ``quotes:*``, ``bars:*``...; ``--market`` picks the stream:
+``iex``, ``sip``, ``test``, ``crypto``, ``opra``, ``news``...). ``--sim`` streams from the built-in
+simulator of the provider (:func:`alpaca_sim_options` gives an Alpaca client its simulator).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ import contextlib
 import signal
 import sys
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,21 +26,61 @@ from tickwire.errors import TickwireError
 from tickwire.events import Event, Reconnected
 from tickwire.massive.client import API_KEY_ENV_VARS, AsyncStreamClient
 from tickwire.redact import install_log_filter, safe_text
+from tickwire.stream.consumer import StreamConsumer
 
-__all__ = ["stream"]
+if TYPE_CHECKING:
+    from tickwire.sim.alpaca import AlpacaSimulator
+
+__all__ = ["alpaca_sim_options", "stream"]
+
+ALPACA_KEY_ENV_VARS = ("APCA_API_KEY_ID",)
+
+
+async def alpaca_sim_options(
+    stack: contextlib.AsyncExitStack, market: str, *, seed: int = 0, speed: float = 1.0
+) -> tuple[AlpacaSimulator, dict[str, Any]]:
+    """Start an Alpaca simulator (closed with ``stack``): it, and the client options that stream
+    ``market`` from it with its test key (``url``, ``key_id``, ``secret_key``, no ``.env``)."""
+    from tickwire.alpaca.endpoints import market_info
+    from tickwire.sim.alpaca import SIM_KEY_ID, SIM_SECRET_KEY, AlpacaSimulator
+
+    simulator = await stack.enter_async_context(AlpacaSimulator(seed=seed, speed=speed))
+    options: dict[str, Any] = {
+        "url": simulator.url_for(market_info(market).name),
+        "key_id": SIM_KEY_ID,
+        "secret_key": SIM_SECRET_KEY,
+        "dotenv_path": None,
+    }
+    return simulator, options
 
 
 def stream(
-    channels: Annotated[list[str] | None, typer.Argument(help="Channels, e.g. T.AAPL Q.MSFT 'AM.*'")] = None,
-    market: Annotated[str, typer.Option(help="stocks, options, forex, crypto, indices, futures")] = "stocks",
+    channels: Annotated[
+        list[str] | None,
+        typer.Argument(help="Channels, e.g. T.AAPL Q.MSFT 'AM.*' (Alpaca: trades:AAPL,MSFT 'quotes:*')"),
+    ] = None,
+    market: Annotated[
+        str,
+        typer.Option(
+            help="Massive: stocks, options, forex, crypto, indices, futures; Alpaca: iex (stocks), sip, "
+            "delayed_sip, test, crypto, indicative, opra, news"
+        ),
+    ] = "stocks",
     feed: Annotated[str, typer.Option(help="realtime, delayed, business, launchpad, or a host")] = "realtime",
-    url: Annotated[str | None, typer.Option(help="Full ws:// or wss:// URL (overrides --feed)")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Full ws:// or wss:// URL (overrides --feed; Alpaca: the stream URL)")
+    ] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per event")] = False,
     sim: Annotated[bool, typer.Option("--sim", help="Stream from the built-in simulator")] = False,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
-    provider: Annotated[str, typer.Option(help="massive or polymarket")] = "massive",
-    markets: Annotated[str | None, typer.Option(help="Polymarket US market slugs: slug1,slug2")] = None,
+    provider: Annotated[str, typer.Option(help="massive, polymarket or alpaca")] = "massive",
+    markets: Annotated[
+        str | None,
+        typer.Option(
+            help="Polymarket US market slugs: slug1,slug2; Alpaca: symbols for channels that name none"
+        ),
+    ] = None,
 ) -> None:
     install_log_filter()
     if provider.lower() == "polymarket":
@@ -41,8 +88,11 @@ def stream(
 
         stream_polymarket(markets, url, jsonl, sim, duration, seed)
         return
+    if provider.lower() in ("alpaca", "alpaca-markets"):
+        _stream_alpaca(list(channels or []), market, markets, url, jsonl, sim, duration, seed)
+        return
     if provider.lower() != "massive":
-        raise typer.BadParameter(f"unknown provider {provider!r}: massive or polymarket")
+        raise typer.BadParameter(f"unknown provider {provider!r}: massive, polymarket or alpaca")
     chans = list(channels or [])
     if not chans:
         chans = ["T.*", "Q.*", "AM.*"] if market == "stocks" else []
@@ -56,24 +106,84 @@ def stream(
             err=True,
         )
         raise typer.Exit(2)
+
+    async def open_massive(stack: contextlib.AsyncExitStack) -> tuple[StreamConsumer, str]:
+        stream_url, api_key = url, None
+        if sim:
+            from tickwire.sim import MassiveSimulator
+
+            simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
+            stream_url = simulator.url_for(market, delayed=feed.lower() == "delayed")
+            api_key = "simulator"
+        client = await stack.enter_async_context(
+            AsyncStreamClient(api_key=api_key, market=market, feed=feed, url=stream_url)
+        )
+        await client.subscribe(*chans)
+        where = "simulator" if sim else client.driver.session_url_safe
+        return client, f"tickwire · {client.market.value} · {where}"
+
+    _run_and_report(open_massive, jsonl, duration)
+
+
+def _stream_alpaca(
+    channels: list[str],
+    market: str,
+    symbols: str | None,
+    url: str | None,
+    jsonl: bool,
+    sim: bool,
+    duration: float | None,
+    seed: int,
+) -> None:
+    """``--provider alpaca``: ``channels`` in the provider's syntax (default: its record set)."""
+    from tickwire.alpaca.endpoints import market_info
+    from tickwire.provider import get_provider
+
+    provider = get_provider("alpaca")
     try:
-        summary = asyncio.run(_run(chans, market, feed, url, jsonl, sim, duration, seed))
+        name = market_info(market).name  # "stocks" (the default) is iex
+        chans = channels or list(provider.default_channels(name))
+    except TickwireError as exc:
+        raise typer.BadParameter(safe_text(str(exc)), param_hint="--market") from None
+    if not sim and url is None and resolve_secret(None, ALPACA_KEY_ENV_VARS) is None:
+        typer.echo(
+            "No Alpaca key found: set APCA_API_KEY_ID and APCA_API_SECRET_KEY, or put them in a .env file.\n"
+            "To try tickwire without a key, stream from the built-in simulator:\n"
+            f"    tickwire stream --provider alpaca --sim {' '.join(chans)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def open_alpaca(stack: contextlib.AsyncExitStack) -> tuple[StreamConsumer, str]:
+        options: dict[str, Any] = {}
+        if sim:
+            _, options = await alpaca_sim_options(stack, name, seed=seed)
+        elif url is not None:
+            options["url"] = url
+        markets = [symbols] if symbols else []
+        client = await stack.enter_async_context(
+            provider.open_client(name, chans, markets=markets, **options)
+        )
+        where = "simulator" if sim else client.safe_url
+        return client, f"tickwire · Alpaca {name} · {where}"
+
+    _run_and_report(open_alpaca, jsonl, duration)
+
+
+Opener = Callable[[contextlib.AsyncExitStack], Awaitable[tuple[StreamConsumer, str]]]
+
+
+def _run_and_report(open_client: Opener, jsonl: bool, duration: float | None) -> None:
+    """Stream until ``duration`` or a signal, then print the summary; exit 1 on a fatal error."""
+    try:
+        summary = asyncio.run(_run(open_client, jsonl, duration))
     except TickwireError as exc:
         typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
     typer.echo(summary, err=True)
 
 
-async def _run(
-    chans: list[str],
-    market: str,
-    feed: str,
-    url: str | None,
-    jsonl: bool,
-    sim: bool,
-    duration: float | None,
-    seed: int,
-) -> str:
+async def _run(open_client: Opener, jsonl: bool, duration: float | None) -> str:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -82,20 +192,10 @@ async def _run(
     if duration is not None:
         loop.call_later(duration, stop.set)
     async with contextlib.AsyncExitStack() as stack:
-        api_key: str | None = None
-        if sim:
-            from tickwire.sim import MassiveSimulator
-
-            simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
-            url = simulator.url_for(market, delayed=feed.lower() == "delayed")
-            api_key = "simulator"
-        client = await stack.enter_async_context(
-            AsyncStreamClient(api_key=api_key, market=market, feed=feed, url=url)
-        )
-        await client.subscribe(*chans)
+        client, title = await open_client(stack)
         started = time.time()
         tally = _Tally()
-        consumer = asyncio.ensure_future(_consume(client, jsonl, sim, tally))
+        consumer = asyncio.ensure_future(_consume(client, title, jsonl, tally))
         stopper = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -127,7 +227,7 @@ class _Tally:
                 self.gap_seconds += ev.gap_seconds
 
 
-async def _consume(client: AsyncStreamClient, jsonl: bool, sim: bool, tally: _Tally) -> None:
+async def _consume(client: StreamConsumer, title: str, jsonl: bool, tally: _Tally) -> None:
     if jsonl:
         out = sys.stdout.buffer
         async for batch in client.batches():
@@ -135,7 +235,6 @@ async def _consume(client: AsyncStreamClient, jsonl: bool, sim: bool, tally: _Ta
             out.write(encode_jsonl(batch))
             out.flush()
         return
-    title = f"tickwire · {client.market.value} · {'simulator' if sim else client.driver.session_url_safe}"
     view = StreamView(title=title)
     with Live(view.render(client.metrics()), console=Console(), refresh_per_second=8) as live:
 

@@ -116,6 +116,7 @@ class SinkCursor:
         self._task: asyncio.Task[None] | None = None
         self._opened = False
         self._said = ""
+        self._kick = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -126,6 +127,8 @@ class SinkCursor:
     async def finish(self, target: int) -> None:
         """Write everything before ``target``, flush and close (the caller bounds the time)."""
         self._target = target
+        self.backoff.reset()
+        self._kick.set()  # a cursor waiting out a backoff tries again now: the deadline is short
         self.tail.wake()
         task = self._task
         if task is not None:
@@ -138,10 +141,14 @@ class SinkCursor:
     async def abort(self) -> None:
         """Stop now (the shutdown deadline passed): cancel the task, close the sink quietly."""
         task = self._task
-        if task is not None and not task.done():
+        for _ in range(20):  # a cancel can be swallowed by code the task awaits: insist, boundedly
+            if task is None or task.done():
+                break
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await asyncio.wait({task}, timeout=0.5)
+        if task is not None and task.done() and not task.cancelled():
+            with contextlib.suppress(BaseException):
+                task.result()
         await self._close_sink()
         self.state = "closed"
 
@@ -181,7 +188,7 @@ class SinkCursor:
                     await self._pump()
                 except _Failed:
                     await self._close_sink()
-                    await asyncio.sleep(self.backoff.next())
+                    await self._pause()
                     continue
                 await self._finish_sink()
                 return
@@ -205,14 +212,27 @@ class SinkCursor:
                 was_failing = True
                 self._error("cannot open", exc)
                 await self._close_sink()
-                await asyncio.sleep(self.backoff.next())
+                await self._pause()
                 continue
             self.durable = self.pos = wm
             self.known = True
+            self.backoff.reset()
             self.state = "live"
             if was_failing:
                 log.info("sink %s: open, resuming at journal position %s", self.name, show_position(wm))
             return
+
+    async def _pause(self) -> None:
+        """Wait out the next backoff delay, or less when :meth:`finish` kicks (shutdown)."""
+        delay = self.backoff.next()
+        if self._target is not None:  # shutting down: keep trying briskly until the deadline
+            await asyncio.sleep(min(max(delay, 0.05), 0.5))
+            return
+        self._kick.clear()
+        # asyncio.timeout, not wait_for: wait_for swallows a cancel that meets a set event (3.11)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._kick.wait()
 
     async def _pump(self) -> None:
         """Write batches until the target (if any) is reached."""

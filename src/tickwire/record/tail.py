@@ -191,8 +191,10 @@ class JournalTail:
         if self.end > pos:
             return
         self._changed.clear()
+        # asyncio.timeout, not wait_for: wait_for swallows a cancel that meets a set event (3.11)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
 
     def wake(self) -> None:
         """Wake every waiting cursor (shutdown: they have a target now)."""

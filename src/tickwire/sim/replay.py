@@ -3,13 +3,15 @@
 Theory of operation
 -------------------
 :class:`JournalReplayer` reads the journal's metadata (:func:`~tickwire.journal.journal_meta`):
-``provider`` (``massive``, or ``polymarket_us``; missing means ``massive``, for journals older
-than the field) and ``market`` (the Massive cluster, or the Polymarket socket, ``markets`` or
-``private``). It then runs that provider's simulator dialect with a journal pump in place of
-the market model (:class:`~.massive_replay.MassiveReplay`,
-:class:`~.polymarket.replay.PolymarketReplay`), so any client of that protocol, ours or an
-official SDK, consumes the recording unmodified, and every fault of the simulator applies
-(``replayer.server.drop()``, ``mute``, ``refuse_handshakes``...).
+``provider`` (``massive``, ``polymarket_us`` or ``alpaca``; missing means ``massive``, for journals older
+than the field) and ``market`` (the Massive cluster; the Polymarket socket, ``markets`` or
+``private``; the Alpaca stream, ``iex``, ``crypto``, ``opra``...). It then runs that provider's
+simulator dialect with a journal pump in place of the market model
+(:class:`~.massive_replay.MassiveReplay`, :class:`~.polymarket.replay.PolymarketReplay`,
+:class:`~.alpaca.replay.AlpacaReplay`), so any client of that protocol, ours or an official SDK,
+consumes the recording unmodified, and every fault of the simulator applies
+(``replayer.server.drop()``, ``mute``, ``refuse_handshakes``...). An Alpaca replay serves each
+client in the encoding it asks for (JSON, or msgpack as alpaca-py does), whatever was recorded.
 
 After a connection's first subscription it is sent the journal's data frames in order, at the
 recorded pace divided by ``speed`` (``None``: as fast as the socket takes them, with TCP
@@ -33,7 +35,7 @@ from tickwire.sim.massive_replay import MassiveReplay, filter_frame
 
 __all__ = ["PROVIDERS", "JournalReplayer"]
 
-PROVIDERS = ("massive", "polymarket_us")
+PROVIDERS = ("massive", "polymarket_us", "alpaca")
 """The providers whose journals can be replayed."""
 
 
@@ -42,10 +44,11 @@ class JournalReplayer:
 
     :param speed: 1 = recorded pace, 10 = ten times faster, ``None`` = as fast as possible.
     :param market: what is served (default: the journal's recorded ``market``): a Massive cluster,
-        or a Polymarket socket (``markets``, ``private``).
+        a Polymarket socket (``markets``, ``private``), an Alpaca stream (``iex``, ``crypto``...).
     :param provider: the dialect (default: the journal's recorded ``provider``, else ``massive``).
     :param valid_keys: Massive keys that authenticate (``None``: any non-empty key).
-    :param keys: Polymarket key id → base64 secret, beside the built-in test key ``SIM_KEY_ID``.
+    :param keys: key id → secret beside the dialect's built-in test key ``SIM_KEY_ID`` (Polymarket:
+        base64 Ed25519 secrets; Alpaca: secret keys).
     :param close_at_end: close each connection with 1000 once it was sent the whole journal.
     :param options: passed on to the dialect's simulator (``close_timeout``, ``heartbeat_interval``...).
     """
@@ -85,6 +88,13 @@ class JournalReplayer:
                 self.pump, self.market, host=host, port=port, valid_keys=valid_keys, **options
             )
             self._path = "/" + self.market
+        elif self.provider == "alpaca":
+            from tickwire.sim.alpaca.replay import AlpacaReplay, journal_feed
+
+            feed = journal_feed(recorded)
+            self.market = feed.name
+            self.server = AlpacaReplay(self.pump, feed, host=host, port=port, keys=keys, **options)
+            self._path = feed.path
         else:
             from tickwire.sim.polymarket.replay import PolymarketReplay, journal_socket
 
@@ -112,7 +122,7 @@ class JournalReplayer:
 
     @property
     def url(self) -> str:
-        """The served endpoint: ``ws://host:port/<cluster>`` or ``ws://host:port/v1/ws/<socket>``."""
+        """The served endpoint: ``ws://host:port/<cluster>``, ``…/v1/ws/<socket>`` or ``…/v2/iex``."""
         return self.server.url + self._path
 
     @property

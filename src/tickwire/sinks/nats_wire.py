@@ -377,7 +377,9 @@ class NatsWire:
             while sent < total:
                 if sent - acks.acked + chunk > window:
                     await self._wait(acks, sent + chunk - window)
-                    writer = self._check()
+                writer = self._check()  # a lost connection fails now, not after more writes into it
+                if writer.is_closing():
+                    raise NatsUnavailable(f"the connection to NATS {self.shown} is closing")
                 stop = min(total, sent + chunk)
                 writer.write(
                     b"".join(

@@ -48,7 +48,13 @@ class PostgresSink:
     """Writes events to PostgreSQL ``url`` in ``schema`` (created if missing)."""
 
     def __init__(
-        self, url: str, tables: TableRegistry, *, schema: str = "tickwire", connect_timeout: float = 10.0
+        self,
+        url: str,
+        tables: TableRegistry,
+        *,
+        schema: str = "tickwire",
+        connect_timeout: float = 10.0,
+        idle_timeout: float = 15.0,
     ) -> None:
         if not _IDENT.match(schema):
             raise ValueError(f"schema must be a plain identifier, not {schema!r}")
@@ -56,6 +62,9 @@ class PostgresSink:
         self.tables = tables
         self.schema = schema
         self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+        """Seconds a session of this sink may sit in a transaction without a word (then the server
+        ends it) or wait for a lock."""
         self.name = f"postgres:{mask_url(url).split('?', 1)[0]}"
         self._conn: Any = None
         self._tables_ready = False  # the schema's tables exist (committed)
@@ -136,8 +145,19 @@ class PostgresSink:
         import psycopg
 
         if self._conn is None or self._conn.closed:
+            idle_ms = round(self.idle_timeout * 1000)
             self._conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=False, connect_timeout=max(1, round(self.connect_timeout))
+                self.url,
+                autocommit=False,
+                connect_timeout=max(1, round(self.connect_timeout)),
+                # a writer whose host vanished mid-batch must not keep the watermark row locked for
+                # hours (TCP keepalive's default): the server ends its transaction, and we never wait
+                # on a lock longer than that (55P03 is a connection error: the cursor retries)
+                options=f"-c idle_in_transaction_session_timeout={idle_ms} -c lock_timeout={idle_ms}",
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
             )
             self._staged.clear()
             try:

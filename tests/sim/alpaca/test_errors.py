@@ -36,7 +36,7 @@ async def limited() -> AsyncIterator[AlpacaSimulator]:
         plans={"PKBASIC": ["iex"]},
         v2_disabled_keys=["PKOLD"],
         symbol_limit=2,
-        auth_timeout=0.3,
+        auth_timeout=1.5,  # short for the 404 test, long enough for a login on a loaded machine
     )
     async with sim:
         yield sim

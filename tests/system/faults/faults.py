@@ -1,8 +1,8 @@
 """The fault kinds of the matrix and what each must do to each protocol's clients.
 
 Every fault kind has a :class:`Plan` per protocol (``"massive"`` for the async and threaded
-clients, ``"polymarket"`` for ``PolymarketClient``), or :class:`NotApplicable` with the reason
-when the protocol has no such thing. A plan whose ``mapped`` is set is the nearest real
+clients, ``"polymarket"`` for ``PolymarketClient``, ``"alpaca"`` for ``AlpacaStreamClient`` in
+JSON and in msgpack), or :class:`NotApplicable` with the reason when the protocol has no such thing. A plan whose ``mapped`` is set is the nearest real
 equivalent in that protocol, named in the results table; nothing is faked.
 """
 
@@ -14,11 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from websockets.asyncio.client import connect
 
+from tickwire.alpaca import AlpacaAuthError
 from tickwire.errors import AuthError
 from tickwire.events import Disconnected
 
+from .alpaca_harness import AlpacaSide
 from .harness import MASSIVE_KEY, WAIT, MassiveSide, PolymarketSide
 
 Inject = Callable[[Any, Any], Awaitable[None]]
@@ -34,6 +37,19 @@ OVERSIZE_MARK = b"Z" * 64
 """Fills the oversize frame: no event holding it may ever reach user code."""
 MASSIVE_OVERSIZE = b'[{"ev":"T","sym":"' + OVERSIZE_MARK * 3000 + b'"}]'
 PM_OVERSIZE = b'{"requestId":"' + OVERSIZE_MARK * 3000 + b'"}'
+_ALPACA_TRADE = {"T": "t", "S": "FAKEPACA", "i": 1, "x": "V", "p": 100.5, "s": 3, "c": ["@"], "z": "C"}
+ALPACA_TRUNCATED = {
+    "json": b'[{"T":"t","S":"FAKEPACA","i":1,"x":"V","p":100.5,"s":3,"t":"2024-01-02T15:00',
+    "msgpack": msgspec.msgpack.encode([{**_ALPACA_TRADE, "t": msgspec.msgpack.Ext(-1, bytes(8))}])[:-6],
+}
+_ALPACA_FUTURE = [{"T": "zz", "S": "FAKEPACA", "note": "a message type from the future"}]
+ALPACA_UNKNOWN = {
+    "json": msgspec.json.encode(_ALPACA_FUTURE),
+    "msgpack": msgspec.msgpack.encode(_ALPACA_FUTURE),
+}
+ALPACA_UNKNOWN_DATA = (ALPACA_UNKNOWN["json"][1:-1], ALPACA_UNKNOWN["msgpack"][1:])
+"""The one message of each frame, as the ``RawEvent`` carries it (the array header stripped)."""
+ALPACA_OVERSIZE = b'[{"T":"t","S":"' + OVERSIZE_MARK * 3000 + b'"}]'
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,16 @@ def refuse_then_drop(status: int, count: int | None) -> Inject:
     return inject
 
 
+def alpaca_raw(payloads: dict[str, bytes] | bytes) -> Inject:
+    """Send the payload of the client's encoding, as the frame type that encoding uses."""
+
+    async def inject(side: AlpacaSide, client: Any) -> None:
+        payload = payloads if isinstance(payloads, bytes) else payloads[client.encoding]
+        await side.send_raw(payload, binary=client.encoding == "msgpack")
+
+    return inject
+
+
 async def nothing(side: Any, client: Any) -> None:
     """The fault is already in place (bad credentials from the start)."""
 
@@ -173,6 +199,36 @@ async def max_connections(side: MassiveSide, client: Any) -> None:
         )
 
 
+async def alpaca_auth_timeout(side: AlpacaSide, client: Any) -> None:
+    """After a drop the server greets no new connection (no ``connected``), so the client never
+    sends ``auth``; the server's timer then sends error 404 and closes. Then it greets again."""
+    sim = side.sim
+    sim.auth_timeout = 0.2  # read when a connection opens
+    sim.mute("test", new_connections=True)
+    await side.drop()
+    try:
+        await client.log.wait_for(
+            lambda: any(
+                isinstance(e, Disconnected) and e.reason == "auth_timeout" for e in client.log.snapshot()
+            ),
+            "an auth_timeout",
+        )
+    finally:
+        sim.unmute()
+        sim.auth_timeout = 3.0
+
+
+async def alpaca_slow_client(side: AlpacaSide, client: Any) -> None:
+    """The consumer stalls; the bounded queue pauses reading; the server's write buffer passes its
+    limit and it sends error 407 (slow client) and closes. The consumer resumes and reads it."""
+    client.stall()
+    try:
+        await side.wait_counter("slow_clients", 1)
+    finally:
+        side.sim.slow_client_bytes = 8 * 1024 * 1024  # once is the test: no second kick
+        client.resume()
+
+
 async def restart_new_port(side: Any, client: Any) -> None:
     """The server goes away; while the client backs off and retries the dead address, it comes back
     on another port. The client's URL provider (``url=`` / ``host=`` / ``base_url=`` callable) is
@@ -201,18 +257,28 @@ FAULTS: dict[str, dict[str, Plan | NotApplicable]] = {
     "connection drop": {
         "massive": Plan(drop, (DROP,)),
         "polymarket": Plan(drop, (DROP,)),
+        "alpaca": Plan(drop, (DROP,)),
     },
     "mute socket": {
         "massive": Plan(mute, ("stale",)),
         "polymarket": Plan(mute, ("heartbeat_timeout",), mapped="no heartbeats, no data: heartbeat watchdog"),
+        "alpaca": Plan(mute, ("stale",)),
     },
     "garbage frame": {
         "massive": Plan(raw(GARBAGE), reconnect=False, marker="decode_error", decode_errors=1),
         "polymarket": Plan(raw(GARBAGE), reconnect=False, marker="decode_error", decode_errors=1),
+        "alpaca": Plan(alpaca_raw(GARBAGE), reconnect=False, marker="decode_error", decode_errors=1),
     },
     "truncated JSON": {
         "massive": Plan(raw(MASSIVE_TRUNCATED), reconnect=False, marker="decode_error", decode_errors=1),
         "polymarket": Plan(raw(PM_TRUNCATED), reconnect=False, marker="decode_error", decode_errors=1),
+        "alpaca": Plan(
+            alpaca_raw(ALPACA_TRUNCATED),
+            reconnect=False,
+            marker="decode_error",
+            decode_errors=1,
+            mapped="in msgpack: a trade cut short inside its Timestamp extension",
+        ),
     },
     "oversize frame": {
         "massive": Plan(
@@ -229,11 +295,25 @@ FAULTS: dict[str, dict[str, Plan | NotApplicable]] = {
             rejected_frames=1,
             client={"max_frame_size": MAX_FRAME},
         ),
+        "alpaca": Plan(
+            alpaca_raw(ALPACA_OVERSIZE),
+            ("frame_too_big",),
+            (1009,),
+            rejected_frames=1,
+            client={"max_frame_size": MAX_FRAME},
+        ),
     },
     "unknown event type": {
         "massive": Plan(raw(MASSIVE_UNKNOWN), reconnect=False, marker="raw", unknown_events=1),
         "polymarket": Plan(
             raw(PM_UNKNOWN), reconnect=False, marker="raw", unknown_events=1, mapped="an rfqEvent payload"
+        ),
+        "alpaca": Plan(
+            alpaca_raw(ALPACA_UNKNOWN),
+            reconnect=False,
+            marker="raw",
+            unknown_events=1,
+            mapped="a message type `zz`",
         ),
     },
     "auth_failed": {
@@ -255,16 +335,41 @@ FAULTS: dict[str, dict[str, Plan | NotApplicable]] = {
             client={"bad_key": True},
             mapped="no auth message: the upgrade's signature check fails (wrong secret) with HTTP 401",
         ),
+        "alpaca": Plan(
+            nothing,
+            ("auth_failed",),
+            fatal=AlpacaAuthError,
+            reconnect=False,
+            streams_first=False,
+            client={"bad_key": True},
+            mapped="a wrong secret: error 402 (auth failed), then the server closes",
+        ),
     },
     "auth_timeout": {
         "massive": Plan(auth_timeout, (DROP, "auth_timeout"), more=frozenset({"auth_timeout"})),
         "polymarket": NotApplicable(NO_AUTH_STEP),
+        "alpaca": Plan(
+            alpaca_auth_timeout,
+            (DROP, "auth_timeout"),
+            more=frozenset({"auth_timeout"}),
+            mapped="no auth within the server's window: error 404 (auth timeout), then it closes",
+        ),
     },
     "max_connections eviction": {
         "massive": Plan(max_connections, ("max_connections",)),
         "polymarket": NotApplicable(
             "Polymarket US documents no per-key connection limit (only 100 markets per subscription, spec A1) "
             "and sends no eviction; there is nothing to map it to"
+        ),
+        "alpaca": Plan(
+            drop,
+            (DROP, "connection_limit"),
+            side={"reap_window": 0.3},
+            mapped=(
+                "Alpaca evicts no one; its limit is 406 (connection limit exceeded) while the server has not "
+                "yet reaped a dropped session (~90 s; 0.3 s here): the fast reconnect after a drop meets one "
+                "406 and then waits out the window (connection_limit_cooldown), no 406 storm"
+            ),
         ),
     },
     "slow_consumer": {
@@ -286,6 +391,18 @@ FAULTS: dict[str, dict[str, Plan | NotApplicable]] = {
             client={"overflow": "disconnect"},
             mapped="no slow_consumer status in Polymarket US: the client's own bound (overflow='disconnect')",
         ),
+        "alpaca": Plan(
+            alpaca_slow_client,
+            ("slow_consumer",),
+            client={"queue_size": 4},
+            side={
+                "rate": 2000.0,
+                "slow_client_bytes": 16 * 1024,
+                "socket_send_buffer": 4096,
+                "close_timeout": WAIT,
+            },
+            mapped="error 407 (slow client), then the server closes",
+        ),
     },
     "force_disconnect": {
         "massive": Plan(force_disconnect, ("force_disconnect",)),
@@ -295,28 +412,41 @@ FAULTS: dict[str, dict[str, Plan | NotApplicable]] = {
             (1008,),
             mapped="no force_disconnect status: the server's policy close (1008)",
         ),
+        "alpaca": Plan(
+            close(1008, "policy violation"),
+            ("policy violation (1008)",),
+            (1008,),
+            mapped="no force_disconnect status: the server's policy close (1008)",
+        ),
     },
     "close 1000": {
         "massive": Plan(close(1000), ("server closed (1000)",), (1000,)),
         "polymarket": Plan(close(1000), ("server closed (1000)",), (1000,)),
+        "alpaca": Plan(close(1000), ("server closed (1000)",), (1000,)),
     },
     "close 1001": {
         "massive": Plan(close(1001), ("server going away (1001)",), (1001,)),
         "polymarket": Plan(close(1001), ("server going away (1001)",), (1001,)),
+        "alpaca": Plan(close(1001), ("server going away (1001)",), (1001,)),
     },
     "close 1006": {
         "massive": Plan(drop_graceful, (DROP,), mapped="TCP closed cleanly (FIN) with no close frame"),
         "polymarket": Plan(drop_graceful, (DROP,), mapped="TCP closed cleanly (FIN) with no close frame"),
+        "alpaca": Plan(drop_graceful, (DROP,), mapped="TCP closed cleanly (FIN) with no close frame"),
     },
     "close 1011": {
         "massive": Plan(close(1011), ("server error (1011)",), (1011,)),
         "polymarket": Plan(close(1011), ("server error (1011)",), (1011,)),
+        "alpaca": Plan(close(1011), ("server error (1011)",), (1011,)),
     },
     "handshake refused (503)": {
         "massive": Plan(
             refuse_then_drop(503, 2), (DROP, "handshake_refused", "handshake_refused"), (None, 503, 503)
         ),
         "polymarket": Plan(
+            refuse_then_drop(503, 2), (DROP, "handshake_refused", "handshake_refused"), (None, 503, 503)
+        ),
+        "alpaca": Plan(
             refuse_then_drop(503, 2), (DROP, "handshake_refused", "handshake_refused"), (None, 503, 503)
         ),
     },
@@ -335,16 +465,31 @@ FAULTS: dict[str, dict[str, Plan | NotApplicable]] = {
             fatal=AuthError,
             reconnect=False,
         ),
+        "alpaca": Plan(
+            refuse_then_drop(401, None),
+            (DROP, "handshake_refused"),
+            (None, 401),
+            fatal=AuthError,
+            reconnect=False,
+        ),
     },
     "HTTP 429 at upgrade": {
         "massive": Plan(refuse_then_drop(429, 1), (DROP, "handshake_refused"), (None, 429)),
         "polymarket": Plan(refuse_then_drop(429, 1), (DROP, "handshake_refused"), (None, 429)),
+        "alpaca": Plan(refuse_then_drop(429, 1), (DROP, "handshake_refused"), (None, 429)),
     },
     "server restart, new port": {
         "massive": Plan(restart_new_port, (DROP, "connect_failed"), more=frozenset({"connect_failed"})),
         "polymarket": Plan(restart_new_port, (DROP, "connect_failed"), more=frozenset({"connect_failed"})),
+        "alpaca": Plan(restart_new_port, (DROP, "connect_failed"), more=frozenset({"connect_failed"})),
     },
 }
 
-CLIENTS = ("async", "threaded", "polymarket")
-PROTOCOL = {"async": "massive", "threaded": "massive", "polymarket": "polymarket"}
+CLIENTS = ("async", "threaded", "polymarket", "alpaca", "alpaca-msgpack")
+PROTOCOL = {
+    "async": "massive",
+    "threaded": "massive",
+    "polymarket": "polymarket",
+    "alpaca": "alpaca",
+    "alpaca-msgpack": "alpaca",
+}

@@ -13,7 +13,8 @@ two small interfaces:
 
 Both Massive clients talk to a simulator on its own thread (:class:`SimulatorThread`), so the
 threaded client's blocking calls never stall the simulator; the Polymarket simulator runs on the
-test's loop next to its async client.
+test's loop next to its async client. The Alpaca column's side and adapter, built the same way,
+are in ``alpaca_harness.py``.
 """
 
 from __future__ import annotations

@@ -27,11 +27,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DEFAULT_OUT = HERE / "RESULTS.md"
-CLIENT_ORDER = ["async", "threaded", "polymarket"]
+CLIENT_ORDER = ["async", "threaded", "polymarket", "alpaca", "alpaca-msgpack"]
 CLIENT_TITLES = {
     "async": "`AsyncStreamClient`",
     "threaded": "`StreamClient` (threaded)",
     "polymarket": "`PolymarketClient`",
+    "alpaca": "`AlpacaStreamClient` (JSON)",
+    "alpaca-msgpack": "`AlpacaStreamClient` (msgpack)",
 }
 RUN_COMMAND = "python3 -m pytest tests/system/faults/test_fault_matrix.py -q -n auto -p no:cacheprovider"
 

@@ -1,10 +1,11 @@
-"""The fault matrix: every fault kind against the async, the threaded and the Polymarket client.
+"""The fault matrix: every fault kind against the async, the threaded, the Polymarket and the
+Alpaca client (``AlpacaStreamClient``, once speaking JSON and once msgpack).
 
 One test per (client, fault) cell (the plans are in ``faults.py``, the client and simulator
-adapters in ``harness.py``). In every cell:
+adapters in ``harness.py`` and ``alpaca_harness.py``). In every cell:
 
-* the client survives the fault, or fails loudly with the designed error (``AuthError``), and
-  never retries what cannot succeed;
+* the client survives the fault, or fails loudly with the designed error (``AuthError``; for
+  Alpaca's error 402 its ``AlpacaAuthError``), and never retries what cannot succeed;
 * every disconnect window is reported in-band: one ``Disconnected`` per lost connection or failed
   attempt (as many as the server and the socket saw), then one ``Reconnected`` whose gap starts at
   the first of them;
@@ -44,7 +45,9 @@ from tickwire.events import (
     Status,
 )
 
+from .alpaca_harness import ALPACA_BAD_SECRET, ALPACA_REMOVED, ALPACA_SECRETS, AlpacaAdapter, AlpacaSide
 from .faults import (
+    ALPACA_UNKNOWN_DATA,
     CLIENTS,
     FAULTS,
     MASSIVE_UNKNOWN,
@@ -153,9 +156,17 @@ async def test_fault_cell(
 async def _run_cell(cell: Cell, plan: Plan, client_kind: str, caplog: pytest.LogCaptureFixture) -> None:
     bad = bool(plan.client.get("bad_key"))
     options = {k: v for k, v in plan.client.items() if k != "bad_key"}
-    side: MassiveSide | PolymarketSide
+    side: MassiveSide | PolymarketSide | AlpacaSide
     adapter: Any
-    if client_kind == "polymarket":
+    if client_kind.startswith("alpaca"):
+        side = AlpacaSide(**plan.side)
+        await side.start()
+        if bad:
+            options["secret_key"] = ALPACA_BAD_SECRET
+        adapter = AlpacaAdapter(
+            side, encoding="msgpack" if client_kind == "alpaca-msgpack" else "json", **options
+        )
+    elif client_kind == "polymarket":
         side = PolymarketSide(**plan.side)
         await side.start()
         if bad:
@@ -175,7 +186,7 @@ async def _run_cell(cell: Cell, plan: Plan, client_kind: str, caplog: pytest.Log
         assert not adapter.leftovers(), f"left running after close: {adapter.leftovers()}"
         _check_secrets(cell, adapter, caplog)
     finally:
-        if isinstance(side, PolymarketSide):
+        if isinstance(side, PolymarketSide | AlpacaSide):
             await side.shutdown()
         else:
             side.shutdown()
@@ -274,14 +285,14 @@ async def _drive(cell: Cell, plan: Plan, side: Any, adapter: Any) -> None:
         assert sum(isinstance(e, DecodeError) for e in events) == 1
     if plan.marker == "raw":
         raw = [e for e in events if isinstance(e, RawEvent)]
-        assert len(raw) == 1 and raw[0].data in (MASSIVE_UNKNOWN[1:-1], PM_UNKNOWN)
+        assert len(raw) == 1 and raw[0].data in (MASSIVE_UNKNOWN[1:-1], PM_UNKNOWN, *ALPACA_UNKNOWN_DATA)
     mark_text = OVERSIZE_MARK.decode()
     assert not any(mark_text in repr(e) for e in events), "an oversize frame reached user code"
     bound = adapter.queue_size + READ_SLACK
     assert cell.queue_peak <= bound and m.queue_depth <= bound, (cell.queue_peak, m.queue_depth)
     assert m.dropped == 0
 
-    _extra_checks(cell.fault, adapter, disc, events)
+    _extra_checks(cell.fault, cell.protocol, side, adapter, disc, events)
 
 
 def _resumed_after(events: list[Event], kind: type[Event]) -> bool:
@@ -322,6 +333,9 @@ def _sent_exactly(side: Any, conn_id: int, adapter: Any, *, first: bool = False)
     exact = Counter(subs) == Counter(desired) and not unsubs
     if isinstance(side, MassiveSide):
         exact = exact and side.confirmed() == frozenset(desired) and MASSIVE_REMOVED not in subs
+    elif isinstance(side, AlpacaSide):
+        removed = ":".join(ALPACA_REMOVED)
+        exact = exact and side.confirmed(conn_id) == frozenset(desired) and removed not in subs
     else:
         wanted = {rid: (t.name, tuple(sorted(slugs))) for rid, (t, slugs) in adapter.pm.subscriptions.items()}
         exact = exact and side.server_subscriptions(conn_id) == wanted
@@ -331,17 +345,29 @@ def _sent_exactly(side: Any, conn_id: int, adapter: Any, *, first: bool = False)
 def _check_error_text(fault: str, protocol: str, text: str) -> None:
     """The designed error says what to do."""
     if fault == "auth_failed":
-        assert ("API key" in text) if protocol == "massive" else ("bad signature" in text), text
+        expected = {"massive": "API key", "polymarket": "bad signature", "alpaca": "APCA_API_KEY_ID"}[
+            protocol
+        ]
+        assert expected in text, text
     else:
         assert "401" in text, text
 
 
-def _extra_checks(fault: str, adapter: Any, disc: list[Disconnected], events: list[Event]) -> None:
+def _extra_checks(
+    fault: str, protocol: str, side: Any, adapter: Any, disc: list[Disconnected], events: list[Event]
+) -> None:
     def next_connect_after(d: Disconnected) -> float:
         return next(e.at for e in events if isinstance(e, Connected) and e.at > d.at)
 
     if fault == "oversize frame":
         assert "exceeding max allowed size" in disc[0].message
+    elif fault == "max_connections eviction" and protocol == "alpaca":
+        limited = disc[1]  # the fast reconnect met the dead session's slot: one 406, then a wait
+        assert limited.retry_in is not None and limited.retry_in >= 0.4  # connection_limit_cooldown
+        assert next_connect_after(limited) - limited.at >= 0.35
+        assert [code for _, code in side.sim.errors_sent()] == [406], side.sim.errors_sent()
+    elif fault == "auth_failed" and protocol == "alpaca":
+        assert [code for _, code in side.sim.errors_sent()] == [402], side.sim.errors_sent()
     elif fault == "max_connections eviction":
         evicted = disc[0]
         assert evicted.retry_in is not None and evicted.retry_in >= 0.5  # max_connections_cooldown
@@ -366,6 +392,6 @@ def _check_secrets(cell: Cell, adapter: Any, caplog: pytest.LogCaptureFixture) -
     for exc in adapter.log.errors:
         texts += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
     blob = "\n".join(texts)
-    leaked = [s for s in SECRETS[cell.protocol] if s in blob]
+    leaked = [s for s in {**SECRETS, "alpaca": ALPACA_SECRETS}[cell.protocol] if s in blob]
     cell.secrets_leaked = bool(leaked)
     assert not leaked, f"{len(leaked)} secret(s) found in logs, events, errors or reprs"

@@ -1,6 +1,6 @@
 """A URL given as a callable is asked again at every connection attempt (the server may move).
 
-The matrix's "server restart, new port" cells use it end to end for all three clients; these
+The matrix's "server restart, new port" cells use it end to end for every client; these
 tests pin the contract itself: asked per attempt, completed like a plain URL, and a bad answer
 fails at construction instead of in the background.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .chooser import Chooser
+from .fuzz_alpaca import alpaca_decoder, alpaca_rfc3339
 from .fuzz_journal import journal_reader
 from .fuzz_massive import massive_decoder, massive_session
 from .fuzz_polymarket import polymarket_decoder, polymarket_session
@@ -25,6 +26,8 @@ TARGETS: dict[str, Target] = {
     "massive_session": massive_session,
     "polymarket_decoder": polymarket_decoder,
     "polymarket_session": polymarket_session,
+    "alpaca_decoder": alpaca_decoder,
+    "alpaca_rfc3339": alpaca_rfc3339,
     "rest_flow": rest_flow,
     "journal_reader": journal_reader,
     "sim_massive_server": sim_massive_server,

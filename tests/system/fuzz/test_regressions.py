@@ -5,20 +5,27 @@ UTF-8 inside a string (UnicodeDecodeError) escaped the Polymarket US decoder and
 REST core and both simulators; a lone digit-like character (``²``) in a time broke a whole
 Polymarket frame; NaN or absurd prices reached the order book; a ``next_url`` such as
 ``@evil.example/x`` sent the key to another host; a 429 body echoing the key put it in the
-exception text; a damaged segment (bad header, corrupt zstd) stopped reading the whole journal.
+exception text; a damaged segment (bad header, corrupt zstd) stopped reading the whole journal;
+an Alpaca book level of NaN (msgpack carries it) slipped past the crossed-book check, and the
+Alpaca RFC 3339 parser raised on a lone surrogate instead of answering None.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 import zstandard
 
+from tickwire.alpaca.decoder import AlpacaDecoder
+from tickwire.alpaca.models import OrderBook
+from tickwire.alpaca.wire import parse_rfc3339_ns
 from tickwire.backoff import Backoff
 from tickwire.credentials import Secret
 from tickwire.events import DecodeError, SubscriptionRejected
@@ -300,3 +307,35 @@ def test_threaded_default_message_handler_prints_deeply_nested_text(
     text = '[{"ev":"status","status":' + "[" * 5000 + "]" * 5000 + "}]"
     _default_on_msg(None, text)  # type: ignore[arg-type]  # was: RecursionError (reported via on_error)
     assert capsys.readouterr().out.strip() == text
+
+
+# --- Alpaca -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks"),
+    [
+        ([(math.nan, 1.0), (100.0, 1.0)], [(99.0, 1.0)]),  # NaN first: max() said nan, the cross went by
+        ([(100.0, math.nan)], [(101.0, 1.0)]),
+        ([(-5.0, 1.0)], [(101.0, 1.0)]),
+        ([(100.0, 1.0)], [(math.inf, 1.0)]),
+    ],
+)
+def test_alpaca_book_refuses_levels_that_are_not_prices(
+    bids: list[tuple[float, float]], asks: list[tuple[float, float]]
+) -> None:
+    decoder = AlpacaDecoder(keep_books=True)
+    levels = lambda side: [{"p": p, "s": s} for p, s in side]  # noqa: E731
+    good = {"T": "o", "S": "BTC/USD", "b": [{"p": 90.0, "s": 2.0}], "a": [{"p": 95.0, "s": 1.0}], "r": True}
+    bad = {"T": "o", "S": "BTC/USD", "b": levels(bids), "a": levels(asks), "r": True}
+    events = decoder.decode(msgspec.msgpack.encode([good, bad]))  # msgpack carries NaN and inf; JSON cannot
+    assert [type(e) for e in events] == [OrderBook, DecodeError] and decoder.errors == 1
+    assert decoder.books is not None and decoder.books["BTC/USD"].snapshot() == (
+        ((90.0, 2.0),),
+        ((95.0, 1.0),),
+    )
+
+
+@pytest.mark.parametrize("text", ["\ud800", "2024-01-15T10:30:00.5\udfffZ", b"\xff\xfe", "\x00"])
+def test_alpaca_rfc3339_parser_answers_none_for_any_bad_text(text: str | bytes) -> None:
+    assert parse_rfc3339_ns(text) is None  # was: UnicodeEncodeError on a lone surrogate
