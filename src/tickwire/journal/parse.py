@@ -318,6 +318,10 @@ class SegmentParser:
         self._scan = 0
 
 
+MAX_WINDOW = 1 << 27
+"""The largest zstd window a compressed segment may ask for (bytes)."""
+
+
 def open_segment(path: Path) -> BinaryIO:
     """A readable stream of a segment's bytes (decompressing ``.zst`` on the fly, in small pieces)."""
     f = path.open("rb")
@@ -325,7 +329,10 @@ def open_segment(path: Path) -> BinaryIO:
         return f
     import zstandard
 
-    return zstandard.ZstdDecompressor().stream_reader(f, read_size=1 << 16, closefd=True)
+    # the window a frame declares is memory the decompressor fills: a bomb may declare gigabytes.
+    # 128 MiB covers every compression level tickwire (or zstd up to level 22) writes with.
+    dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+    return dctx.stream_reader(f, read_size=1 << 16, closefd=True)
 
 
 def segment_chunks(path: Path, report: SegmentReport, chunk: int = CHUNK) -> Iterator[bytes]:

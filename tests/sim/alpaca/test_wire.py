@@ -220,9 +220,8 @@ async def test_stock_items_decode_exactly_as_specified(alpaca: AlpacaSimulator, 
         if not faults_done and "t" in seen:
             alpaca.halt("AAPL")
             assert alpaca.correct_trade("AAPL") is not None or alpaca.correct_trade("MSFT") is not None
-            assert (
-                alpaca.cancel_trade("NVDA", action="E") is not None or alpaca.cancel_trade("AAPL") is not None
-            )
+            # whichever subscribed symbol traded first has a last trade to cancel
+            assert any(alpaca.cancel_trade(sym, action="E") is not None for sym in ("AAPL", "MSFT", "NVDA"))
             faults_done = True
     await client.close()
 
