@@ -80,6 +80,33 @@ def tickwire(*args: str | Path, timeout: float = 60.0, cwd: Path | None = None) 
     return Done(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
 
 
+def tickwire_peak(*args: str | Path, timeout: float = 60.0) -> tuple[Done, int]:
+    """:func:`tickwire`, and the peak RSS (bytes) of that one process, from ``wait4`` (the rusage of
+    ``RUSAGE_CHILDREN`` is the largest of every child this worker ever waited for: a browser or a
+    recorder of an earlier test)."""
+    import os
+    import tempfile
+    import threading
+
+    argv = [str(a) for a in args]
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tickwire", *argv], stdout=out, stderr=err, env=env(), cwd=ROOT
+        )
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = Done(argv, proc.returncode, out.read(), err.read(), time.monotonic() - t0)
+    return done, usage.ru_maxrss << 10
+
+
 class RecordRun:
     """One ``tickwire record`` process against a simulator (see the module doc)."""
 
