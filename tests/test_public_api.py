@@ -226,3 +226,31 @@ def test_import_tickwire_needs_only_core_dependencies() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_cli_loads_with_the_storage_extra_only() -> None:
+    """The Quick start installs ``.[storage]`` and runs ``tickwire record``: the CLI must load (and
+    ``record --help`` work) without the dashboard's, REST's or Polymarket's extras."""
+    storage = {"duckdb", "pyarrow", "psycopg", "redis", "nats", "zstandard"}
+    blocked = tuple(m for m in OPTIONAL if m not in storage)
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, sys
+
+        BLOCKED = {blocked!r}
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in BLOCKED:
+                    raise ModuleNotFoundError(f"blocked optional dependency {{name}}", name=name)
+                return None
+
+        sys.meta_path.insert(0, Block())
+        sys.argv = ["tickwire", "record", "--help"]
+        from tickwire.cli.app import app
+        app()
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "--flush-timeout" in out.stdout

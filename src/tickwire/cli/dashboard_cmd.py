@@ -23,7 +23,6 @@ from urllib.parse import quote
 import typer
 
 from tickwire.credentials import resolve_secret
-from tickwire.dashboard.state import MAX_SYMBOLS
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.massive.client import API_KEY_ENV_VARS
 from tickwire.provider import Provider, get_provider
@@ -31,6 +30,10 @@ from tickwire.redact import install_log_filter, safe_text
 from tickwire.stream.consumer import StreamConsumer
 
 __all__ = ["dashboard"]
+
+MAX_SYMBOLS = 5000
+"""The default of ``--max-symbols``: ``tickwire.dashboard.state.MAX_SYMBOLS``, not imported here
+because the dashboard package needs the ``dashboard`` extra and every CLI command loads this module."""
 
 
 def _channels(items: list[str], quotes: bool) -> tuple[list[str], list[str]]:
