@@ -18,7 +18,7 @@ from tickwire.errors import TickwireError
 from tickwire.journal import journal_info, journal_provider, resolve_journal_dir
 from tickwire.journal.position import position
 from tickwire.provider import Provider
-from tickwire.record.recorder import SinkOutcome, count_stored
+from tickwire.record.recorder import SinkOutcome, cursor_outcome
 from tickwire.record.runner import SinkCursor
 from tickwire.record.tail import JournalTail
 from tickwire.sinks.base import Sink
@@ -76,28 +76,7 @@ async def bring_up_to_date(
             if not c.complete:
                 await c.abort()
         tail.close()
-    outcomes = []
-    for c in cursors:
-        lacking: int | None
-        if not c.known:
-            lacking = None
-        elif c.durable >= head:
-            lacking = 0
-        else:
-            lacking = await asyncio.to_thread(count_stored, journal_dir, p, m, c.durable, head)
-        outcomes.append(
-            SinkOutcome(
-                name=c.name,
-                complete=lacking == 0,
-                watermark=c.durable,
-                head=head,
-                lacking=lacking,
-                lacking_at_least=lacking if lacking is not None else 0,
-                dead_letters=c.dead.count,
-                last_error=c.last_error,
-                written=c.written,
-            )
-        )
+    outcomes = [await cursor_outcome(c, head) for c in cursors]
     return outcomes
 
 

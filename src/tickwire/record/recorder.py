@@ -55,7 +55,7 @@ from tickwire.sinks import DuckDBSink, Sink, sink_from_url
 from tickwire.stream.consumer import StreamConsumer
 from tickwire.tables import TableRegistry
 
-__all__ = ["Recorder", "RecorderStatus", "SinkOutcome", "count_stored"]
+__all__ = ["Recorder", "RecorderStatus", "SinkOutcome", "count_stored", "cursor_outcome"]
 
 log = logging.getLogger("tickwire.record")
 
@@ -369,38 +369,9 @@ class Recorder:
                     await c.abort()
         outcomes = []
         for c in self.cursors:
-            outcomes.append(await self._outcome(c, j, target))
+            outcomes.append(await cursor_outcome(c, target, run_start=position(self._head_at_start)))
         tail.close()
         return outcomes
-
-    async def _outcome(self, c: SinkCursor, j: JournalWriter, target: int) -> SinkOutcome:
-        this_run = position(self._head_at_start)
-        if c.known and c.durable >= target:
-            lacking: int | None = 0
-        elif c.known:
-            lacking = await asyncio.to_thread(
-                count_stored, j.directory, self.provider, self.market, c.durable, target
-            )
-        else:
-            lacking = None
-        at_least = (
-            lacking
-            if lacking is not None
-            else await asyncio.to_thread(
-                count_stored, j.directory, self.provider, self.market, this_run, target
-            )
-        )
-        return SinkOutcome(
-            name=c.name,
-            complete=lacking == 0,
-            watermark=c.durable,
-            head=target,
-            lacking=lacking,
-            lacking_at_least=at_least,
-            dead_letters=c.dead.count,
-            last_error=c.last_error,
-            written=c.written,
-        )
 
     async def _consume(self) -> None:
         """Count the stream's events and note its gaps; the journal has the frames already, and
@@ -445,6 +416,38 @@ class Recorder:
         while True:
             await asyncio.sleep(interval)
             on_status(self.status())
+
+
+async def cursor_outcome(c: SinkCursor, target: int, *, run_start: int | None = None) -> SinkOutcome:
+    """Where the cursor's sink stands against ``target``: what it lacks, counted exactly from the
+    journal (a worker thread reads it); for a sink never reached, ``lacking_at_least`` counts the
+    events from ``run_start`` (this run's first position; 0 when not given)."""
+
+    def count(start: int) -> int:
+        return count_stored(c.journal_dir, c.provider, c.market, start, target)
+
+    lacking: int | None
+    if not c.known:
+        lacking = None
+    elif c.durable >= target:
+        lacking = 0
+    else:
+        lacking = await asyncio.to_thread(count, c.durable)
+    if lacking is not None:
+        at_least = lacking
+    else:
+        at_least = 0 if run_start is None else await asyncio.to_thread(count, run_start)
+    return SinkOutcome(
+        name=c.name,
+        complete=lacking == 0,
+        watermark=c.durable,
+        head=target,
+        lacking=lacking,
+        lacking_at_least=at_least,
+        dead_letters=c.dead.count,
+        last_error=c.last_error,
+        written=c.written,
+    )
 
 
 def count_stored(journal_dir: Path, provider: Provider, market: str, start: int, end: int) -> int:
