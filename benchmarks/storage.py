@@ -6,9 +6,10 @@
 Events are the simulator's stock trades and quotes (its market model and wire format, decoded by
 the Massive decoder, as the recorder's journal tail hands them out), numbered with journal
 positions and written to each sink in :class:`~tickwire.sinks.SinkBatch` es of 50,000 (the
-runner's batch): every write stores rows and watermark together. A second pass replays the same
-batches into a fresh sink object on the same store (the catch-up after a restart): it must add
-nothing, and its rate shows what skipping by watermark costs. File sinks include their final roll.
+runner's batch; a sink stating a larger ``batch_events``, DuckDB, gets that many, as the runner
+gives it): every write stores rows and watermark together. A second pass replays the same batches
+into a fresh sink object on the same store (the catch-up after a restart): it must add nothing,
+and its rate shows what skipping by watermark costs. File sinks include their final roll.
 The journal's own ceiling (append + write + fsync of the same frames) is measured too. Results go
 to stdout and ``benchmarks/results/storage.md``; the figures of the previous run are read from that
 file first and shown beside the new ones.
@@ -46,6 +47,7 @@ from tickwire.sinks import (
     Sink,
     SinkBatch,
 )
+from tickwire.sinks.base import batch_events
 
 PG = os.environ.get("TICKWIRE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("TICKWIRE_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -76,8 +78,8 @@ def simulated_frames(n_events: int, per_frame: int = 500) -> list[bytes]:
     return frames
 
 
-def sink_batches(frames: list[bytes], n_events: int) -> list[SinkBatch]:
-    """The frames decoded, one journal record each, cut into batches of :data:`BATCH` events."""
+def sink_batches(frames: list[bytes], n_events: int, batch: int = BATCH) -> list[SinkBatch]:
+    """The frames decoded, one journal record each, cut into batches of ``batch`` events."""
     decoder = MassiveDecoder("stocks")
     events: list[Event] = []
     positions: list[int] = []
@@ -87,9 +89,9 @@ def sink_batches(frames: list[bytes], n_events: int) -> list[SinkBatch]:
             positions.append(position(seq, idx))
     events, positions = events[:n_events], positions[:n_events]
     out = []
-    for i in range(0, len(events), BATCH):
-        end = positions[i + BATCH] if i + BATCH < len(positions) else positions[-1] + 1
-        out.append(SinkBatch(JOURNAL, positions[i], end, events[i : i + BATCH], positions[i : i + BATCH]))
+    for i in range(0, len(events), batch):
+        end = positions[i + batch] if i + batch < len(positions) else positions[-1] + 1
+        out.append(SinkBatch(JOURNAL, positions[i], end, events[i : i + batch], positions[i : i + batch]))
     return out
 
 
@@ -173,7 +175,8 @@ async def main() -> None:
         lines.append(f"* not measured: {type(exc).__name__}: {exc}")
     lines += [
         "",
-        f"## Sinks with watermarks: batches of {BATCH:,} events ({args.events:,} embedded, "
+        f"## Sinks with watermarks: batches of {BATCH:,} events, or the sink's own larger `batch_events` "
+        f"(DuckDB), as the runner gives them ({args.events:,} embedded, "
         f"{args.service_events:,} network)",
         "",
         "`replay` is the time to hand the same batches to a new sink object on the same store",
@@ -184,9 +187,9 @@ async def main() -> None:
     ]
     try:
         for name in args.sinks.split(","):
-            todo = batches
-            if name in ("postgres", "redis", "nats"):
-                todo = sink_batches(frames, args.service_events)
+            size = batch_events(makers[name](), BATCH)  # what the runner gives this sink
+            n = args.service_events if name in ("postgres", "redis", "nats") else args.events
+            todo = batches if (n, size) == (args.events, BATCH) else sink_batches(frames, n, size)
             try:
                 rate, replay = await sink_rate(makers[name], todo)
                 lines.append(f"| {name} | {rate:,.0f} | {replay * 1000:,.0f} | {before.get(name, '-')} |")

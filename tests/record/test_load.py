@@ -15,7 +15,10 @@ from tickwire.journal import JournalWriter, journal_provider
 from tickwire.massive.tables import massive_tables
 from tickwire.polymarket_us.tables import polymarket_tables
 from tickwire.record import load_journal
+from tickwire.record.runner import SinkCursor
+from tickwire.record.tail import JournalChunks, JournalTail
 from tickwire.sinks import DuckDBSink
+from tickwire.sinks.base import batch_events
 
 TRADE = b'[{"ev":"T","sym":"AAPL","p":%d.5,"s":100,"t":%d,"q":%d,"i":"%d","x":4}]'
 STATUS = b'[{"ev":"status","status":"success","message":"authenticated"}]'
@@ -72,3 +75,38 @@ async def test_an_unknown_provider_is_named_with_the_known_ones(tmp_path: Path) 
         await load_journal(journal, [MemorySink()])
     provider, market = journal_provider(journal, provider="polymarket", market="markets")
     assert (provider.name, market) == ("polymarket_us", "markets")
+
+
+class _BigBatches(MemorySink):
+    """A sink that asks for batches of 40 events."""
+
+    batch_events = 40
+
+
+def test_the_disk_reader_merges_chunks_up_to_a_batch(tmp_path: Path) -> None:
+    frames = [TRADE % (i, 1_700_000_000_000 + i, i, i) for i in range(100)]
+    journal = _journal(tmp_path / "j", {"market": "stocks", "feed": "realtime"}, frames)
+    provider, market = journal_provider(journal)
+    small = JournalChunks(journal, 0, provider, market, max_bytes=300)  # a few records a read
+    first = small.next()
+    assert first is not None and 0 < len(first.events) < 10
+    merged = small.next_events(40)
+    assert merged is not None and 40 <= len(merged.events) < 50
+    assert merged.start == first.end and merged.positions == sorted(merged.positions)
+    rest = small.next_events(1_000)
+    assert rest is not None and rest.start == merged.end
+    assert len(first.events) + len(merged.events) + len(rest.events) == 100
+    assert small.next_events(40) is None
+    small.close()
+
+
+def test_a_sink_stating_batch_events_gets_batches_that_large(tmp_path: Path) -> None:
+    big, plain = _BigBatches(), MemorySink()
+    assert batch_events(big, 10) == 40 and batch_events(big, 100) == 100 and batch_events(plain, 10) == 10
+    journal = _journal(tmp_path / "j", {"market": "stocks", "feed": "realtime"}, [TRADE % (1, 2, 3, 4)])
+    provider, market = journal_provider(journal)
+    tail = JournalTail(journal, 0, provider, market, window_events=0)
+    kw = {"tail": tail, "journal_dir": journal, "journal_id": "j", "provider": provider, "market": market}
+    assert SinkCursor(big, dead_letter_dir=tmp_path, batch_size=10, **kw).batch_size == 40  # type: ignore[arg-type]
+    assert SinkCursor(plain, dead_letter_dir=tmp_path, batch_size=10, **kw).batch_size == 10  # type: ignore[arg-type]
+    assert DuckDBSink.batch_events >= 2 * 122_880  # a row group per table of a two-table batch

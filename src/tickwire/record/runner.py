@@ -38,7 +38,7 @@ from tickwire.provider import Provider
 from tickwire.record.dead_letter import DeadLetters
 from tickwire.record.tail import Chunk, JournalChunks, JournalTail, _from
 from tickwire.redact import escape_terminal, mask_secrets
-from tickwire.sinks.base import Sink, SinkBatch
+from tickwire.sinks.base import Sink, SinkBatch, batch_events
 
 __all__ = ["SinkCursor", "SinkHealth", "SinkState", "describe_error"]
 
@@ -92,7 +92,7 @@ class SinkCursor:
         self.journal = journal_id
         self.provider = provider
         self.market = market
-        self.batch_size = batch_size
+        self.batch_size = batch_events(sink, batch_size)
         self.flush_interval = flush_interval
         self.open_timeout = open_timeout
         self.write_timeout = write_timeout
@@ -283,7 +283,7 @@ class SinkCursor:
             if self._disk is not None:
                 self._disk.close()
             self._disk = JournalChunks(self.journal_dir, seq_of(self.pos), self.provider, self.market)
-        chunk = await asyncio.to_thread(self._disk.next)
+        chunk = await asyncio.to_thread(self._disk.next_events, self.batch_size)
         if chunk is None:
             self._disk_pos = self.pos
             return None

@@ -126,6 +126,18 @@ class JournalChunks:
             return None
         return self._decoder.chunk(records)
 
+    def next_events(self, max_events: int) -> Chunk | None:
+        """Chunks on disk merged until about ``max_events`` events (a sink's batch), or None."""
+        out = self.next()
+        while out is not None and len(out.events) < max_events:
+            more = self.next()
+            if more is None:
+                break
+            out.events.extend(more.events)
+            out.positions.extend(more.positions)
+            out.end = more.end
+        return out
+
     def close(self) -> None:
         self._reader.close()
 
