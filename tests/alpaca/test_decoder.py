@@ -29,7 +29,7 @@ from tickwire.alpaca.models import (
     TradingStatus,
     UpdatedBar,
 )
-from tickwire.alpaca.wire import parse_rfc3339_ns
+from tickwire.alpaca.wire import parse_rfc3339_ns, time_of
 from tickwire.events import DecodeError, RawEvent, Status
 
 T_STR = "2021-02-22T15:51:44.208123456Z"
@@ -296,6 +296,36 @@ def test_rfc3339_forms() -> None:
     assert parse_rfc3339_ns("2021-02-22T10:51:44.000000001-05:00") == 1_614_009_104_000_000_001
     assert parse_rfc3339_ns("2021-02-22T15:51:44") == 1_614_009_104_000_000_000
     assert parse_rfc3339_ns("nonsense") is None and parse_rfc3339_ns("") is None
+
+
+def test_decoded_times_fast_path_agrees_with_the_full_parser() -> None:
+    for digits in range(1, 10):
+        text = "2021-02-22T15:51:44." + "123456789"[:digits] + "Z"
+        assert time_of(text) == time_of(text) == parse_rfc3339_ns(text)  # the second call: cached
+    assert time_of("2021-02-22T15:51:44Z") == 1_614_009_104_000_000_000  # no fraction: the full parser
+    assert time_of("2021-02-22T10:51:44.5-05:00") == 1_614_009_104_500_000_000
+    for bad in (
+        "2021-02-22T15:51:44.1_2Z",
+        "2021-02-22T15:51:44.\uff11Z",
+        "2021-02-30T15:51:44.1Z",
+        "x" * 30,
+    ):
+        with pytest.raises(ValueError):
+            time_of(bad.encode().decode("unicode_escape"))
+    assert time_of(None) == 0 and time_of(1_614_009_104) == 1_614_009_104_000_000_000
+    with pytest.raises(ValueError):
+        time_of(True)
+
+
+def test_msgpack_timestamp_extensions_of_every_width() -> None:
+    ext = msgspec.msgpack.Ext
+    assert time_of(ext(-1, (1_614_009_104).to_bytes(4, "big"))) == 1_614_009_104_000_000_000
+    assert time_of(ext(-1, (7 << 34 | 1_614_009_104).to_bytes(8, "big"))) == 1_614_009_104_000_000_007
+    wide = (9).to_bytes(4, "big") + (-1).to_bytes(8, "big", signed=True)
+    assert time_of(ext(-1, wide)) == -1_000_000_000 + 9
+    for bad in (ext(5, b"\0" * 8), ext(-1, b"\0" * 3)):
+        with pytest.raises(ValueError):
+            time_of(bad)
 
 
 # ---------------------------------------------------------------------------- round trips

@@ -63,7 +63,7 @@ from tickwire.alpaca.wire import (
     WTagOnly,
     WTrade,
     WUpdatedBar,
-    time_ns,
+    time_of,
 )
 from tickwire.events import DecodeError, Event, RawEvent, Status
 
@@ -121,13 +121,13 @@ def _levels(levels: list[WLevel]) -> list[BookLevel]:
     return [BookLevel(lv.p, lv.s) for lv in levels]
 
 
-# One converter per wire class: wire message (and the frame's encoding) → event.
-def _trade(w: WTrade, binary: bool) -> Event:
+# One converter per wire class: wire message → event.
+def _trade(w: WTrade) -> Event:
     return Trade(
         symbol=w.S,
         price=w.p,
         size=w.s,
-        timestamp=time_ns(w.t, binary),
+        timestamp=time_of(w.t),
         id=w.i,
         exchange=w.x,
         conditions=_conditions(w.c),
@@ -136,14 +136,14 @@ def _trade(w: WTrade, binary: bool) -> Event:
     )
 
 
-def _quote(w: WQuote, binary: bool) -> Event:
+def _quote(w: WQuote) -> Event:
     return Quote(
         symbol=w.S,
         bid_price=w.bp,
         bid_size=w.bs,
         ask_price=w.ap,
         ask_size=w.as_,
-        timestamp=time_ns(w.t, binary),
+        timestamp=time_of(w.t),
         bid_exchange=w.bx,
         ask_exchange=w.ax,
         conditions=_conditions(w.c),
@@ -151,8 +151,8 @@ def _quote(w: WQuote, binary: bool) -> Event:
     )
 
 
-def _bar_of(cls: type[Bar]) -> Callable[[Any, bool], Event]:
-    def convert(w: WBar, binary: bool) -> Event:
+def _bar_of(cls: type[Bar]) -> Callable[[Any], Event]:
+    def convert(w: WBar) -> Event:
         return cls(
             symbol=w.S,
             open=w.o,
@@ -160,7 +160,7 @@ def _bar_of(cls: type[Bar]) -> Callable[[Any, bool], Event]:
             low=w.l,
             close=w.c,
             volume=w.v,
-            timestamp=time_ns(w.t, binary),
+            timestamp=time_of(w.t),
             trade_count=w.n,
             vwap=w.vw,
         )
@@ -168,25 +168,23 @@ def _bar_of(cls: type[Bar]) -> Callable[[Any, bool], Event]:
     return convert
 
 
-def _status(w: WStatus, binary: bool) -> Event:
+def _status(w: WStatus) -> Event:
     return TradingStatus(
         symbol=w.S,
         status_code=w.sc,
         status_message=w.sm,
         reason_code=w.rc,
         reason_message=w.rm,
-        timestamp=time_ns(w.t, binary),
+        timestamp=time_of(w.t),
         tape=w.z,
     )
 
 
-def _luld(w: WLuld, binary: bool) -> Event:
-    return Luld(
-        symbol=w.S, limit_up=w.u, limit_down=w.d, indicator=w.i, tape=w.z, timestamp=time_ns(w.t, binary)
-    )
+def _luld(w: WLuld) -> Event:
+    return Luld(symbol=w.S, limit_up=w.u, limit_down=w.d, indicator=w.i, tape=w.z, timestamp=time_of(w.t))
 
 
-def _correction(w: WCorrection, binary: bool) -> Event:
+def _correction(w: WCorrection) -> Event:
     return Correction(
         symbol=w.S,
         exchange=w.x,
@@ -199,11 +197,11 @@ def _correction(w: WCorrection, binary: bool) -> Event:
         corrected_size=w.cs,
         corrected_conditions=_conditions(w.cc),
         tape=w.z,
-        timestamp=time_ns(w.t, binary),
+        timestamp=time_of(w.t),
     )
 
 
-def _cancel(w: WCancelError, binary: bool) -> Event:
+def _cancel(w: WCancelError) -> Event:
     return CancelError(
         symbol=w.S,
         id=w.i,
@@ -212,22 +210,20 @@ def _cancel(w: WCancelError, binary: bool) -> Event:
         size=w.s,
         action=w.a,
         tape=w.z,
-        timestamp=time_ns(w.t, binary),
+        timestamp=time_of(w.t),
     )
 
 
-def _imbalance(w: WImbalance, binary: bool) -> Event:
-    return Imbalance(symbol=w.S, price=w.p, tape=w.z, timestamp=time_ns(w.t, binary))
+def _imbalance(w: WImbalance) -> Event:
+    return Imbalance(symbol=w.S, price=w.p, tape=w.z, timestamp=time_of(w.t))
 
 
-def _orderbook(w: WOrderBook, binary: bool) -> Event:
-    return OrderBook(
-        symbol=w.S, bids=_levels(w.b), asks=_levels(w.a), reset=w.r, timestamp=time_ns(w.t, binary)
-    )
+def _orderbook(w: WOrderBook) -> Event:
+    return OrderBook(symbol=w.S, bids=_levels(w.b), asks=_levels(w.a), reset=w.r, timestamp=time_of(w.t))
 
 
-def _news(w: WNews, binary: bool) -> Event:
-    created = time_ns(w.created_at, binary)
+def _news(w: WNews) -> Event:
+    created = time_of(w.created_at)
     return News(
         symbol=w.symbols[0] if w.symbols else "",
         timestamp=created,
@@ -240,25 +236,25 @@ def _news(w: WNews, binary: bool) -> Event:
         source=w.source,
         symbols=w.symbols,
         created_at=created,
-        updated_at=time_ns(w.updated_at, binary),
+        updated_at=time_of(w.updated_at),
     )
 
 
-def _success(w: WSuccess, binary: bool) -> Event:
+def _success(w: WSuccess) -> Event:
     return Status(status="success", message=w.msg)
 
 
-def _error(w: WError, binary: bool) -> Event:
+def _error(w: WError) -> Event:
     info = error_info(w.code, w.msg)
     return AlpacaError(code=w.code, message=w.msg, meaning=info.meaning, action=info.action)
 
 
-def _subscription(w: WSubscription, binary: bool) -> Event:
+def _subscription(w: WSubscription) -> Event:
     chans = {f: v for f in SUBSCRIPTION_FIELDS if (v := getattr(w, f)) is not None}
     return SubscriptionAck(channels=chans)
 
 
-_CONVERT: dict[type, Callable[[Any, bool], Event]] = {
+_CONVERT: dict[type, Callable[[Any], Event]] = {
     WTrade: _trade,
     WQuote: _quote,
     WBar: _bar_of(Bar),
@@ -295,7 +291,7 @@ class AlpacaDecoder:
         try:
             items = (_PACK_FRAME if binary else _JSON_FRAME).decode(frame)
             convert = _CONVERT
-            events = [convert[type(w)](w, binary) for w in items]
+            events = [convert[type(w)](w) for w in items]
         except _ERRORS:
             events = self._slow(frame, binary)
         except RuntimeError as exc:  # defensive: never let a frame end the stream
@@ -310,7 +306,7 @@ class AlpacaDecoder:
         binary = is_msgpack(frame)
         items = (_PACK_FRAME if binary else _JSON_FRAME).decode(frame)
         convert = _CONVERT
-        events = [convert[type(w)](w, binary) for w in items]
+        events = [convert[type(w)](w) for w in items]
         if self.books is not None:
             events = self.books.apply_events(events)
         return events
@@ -329,7 +325,7 @@ class AlpacaDecoder:
     def _one(self, raw: bytes, binary: bool) -> Event:
         try:
             w = (_PACK_ITEM if binary else _JSON_ITEM).decode(raw)
-            return _CONVERT[type(w)](w, binary)
+            return _CONVERT[type(w)](w)
         except _ERRORS as exc:
             try:
                 tag = (_PACK_TAG if binary else _JSON_TAG).decode(raw).T

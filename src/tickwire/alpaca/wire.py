@@ -1,8 +1,9 @@
 """Alpaca's wire messages as msgspec Structs, tagged by ``T``, with the wire's key names.
 
 Both encodings decode into these: msgspec reads JSON and msgpack alike, and every time field is a
-:class:`msgspec.Raw` that :func:`time_ns` reads exactly (an RFC 3339 string with nanoseconds in
-JSON; a msgpack Timestamp extension, or a string, in msgpack). The decoder turns them into the
+:data:`TimeValue` that :func:`time_of` reads exactly (an RFC 3339 string with nanoseconds in JSON;
+a msgpack Timestamp extension, kept as its raw :class:`msgspec.msgpack.Ext` because msgspec's own
+``datetime`` stops at microseconds, or a string, in msgpack). The decoder turns them into the
 readable events of :mod:`tickwire.alpaca.models`.
 """
 
@@ -17,9 +18,10 @@ import msgspec
 
 from tickwire.events import timestamp_to_ns
 
-__all__ = ["WIRE_TYPES", "WireItem", "parse_rfc3339_ns", "time_ns"]
+__all__ = ["WIRE_TYPES", "TimeValue", "WireItem", "parse_rfc3339_ns", "time_ns", "time_of"]
 
-_NO_TIME = msgspec.Raw()
+TimeValue = msgspec.msgpack.Ext | str | int | float | None
+"""A wire time as decoded, before :func:`time_of` makes it Unix ns."""
 Conditions = list[str] | str | None
 
 
@@ -31,7 +33,7 @@ class WTrade(_W, tag="t"):
     S: str
     p: float
     s: float
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
     i: int | None = None
     x: str | None = None
     c: Conditions = None
@@ -45,7 +47,7 @@ class WQuote(_W, tag="q"):
     bs: float = 0.0
     ap: float = 0.0
     as_: float = msgspec.field(default=0.0, name="as")
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
     bx: str | None = None
     ax: str | None = None
     c: Conditions = None
@@ -59,7 +61,7 @@ class WBar(_W, tag="b"):
     l: float  # noqa: E741 (the wire's name)
     c: float
     v: float
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
     n: int | None = None
     vw: float | None = None
 
@@ -78,7 +80,7 @@ class WStatus(_W, tag="s"):
     sm: str = ""
     rc: str = ""
     rm: str = ""
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
     z: str | None = None
 
 
@@ -87,7 +89,7 @@ class WLuld(_W, tag="l"):
     u: float
     d: float
     i: str | None = None
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
     z: str | None = None
 
 
@@ -103,7 +105,7 @@ class WCorrection(_W, tag="c"):
     cs: float | None = None
     cc: Conditions = None
     z: str | None = None
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
 
 
 class WCancelError(_W, tag="x"):
@@ -114,14 +116,14 @@ class WCancelError(_W, tag="x"):
     s: float | None = None
     a: str | None = None
     z: str | None = None
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
 
 
 class WImbalance(_W, tag="i"):
     S: str
     p: float | None = None
     z: str | None = None
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
 
 
 Amount = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
@@ -139,7 +141,7 @@ class WOrderBook(_W, tag="o"):
     b: list[WLevel] = msgspec.field(default_factory=list)
     a: list[WLevel] = msgspec.field(default_factory=list)
     r: bool = False
-    t: msgspec.Raw = _NO_TIME
+    t: TimeValue = None
 
 
 class WNews(_W, tag="n"):
@@ -151,8 +153,8 @@ class WNews(_W, tag="n"):
     url: str | None = None
     source: str = ""
     symbols: list[str] = msgspec.field(default_factory=list)
-    created_at: msgspec.Raw = _NO_TIME
-    updated_at: msgspec.Raw = _NO_TIME
+    created_at: TimeValue = None
+    updated_at: TimeValue = None
 
 
 class WSuccess(_W, tag="success"):
@@ -251,6 +253,61 @@ def _unix_seconds(raw: bytes) -> int | None:
         moment = moment.replace(tzinfo=_dt.UTC)
     delta = moment - _EPOCH
     return delta.days * 86_400 + delta.seconds
+
+
+_SECOND_NS: dict[str, int | None] = {}  # "YYYY-MM-DDTHH:MM:SS" → Unix ns of that second (or None)
+_FRACTION_SCALE = tuple(10 ** (9 - n) for n in range(10))
+_Ext = msgspec.msgpack.Ext
+
+
+def time_of(value: TimeValue) -> int:
+    """A decoded wire time in Unix ns: an RFC 3339 string, a msgpack Timestamp extension (all three
+    widths) or a number of any Unix unit; 0 when absent; :class:`ValueError` when unreadable.
+
+    The usual string, ``2024-01-02T15:04:05.123456789Z``, takes a fast path: its whole second is
+    looked up (frames share it) and only the fraction is read."""
+    if type(value) is str:
+        if len(value) > 20 and value[19] == "." and value[-1] == "Z":
+            frac: str = value[20:-1]
+            if len(frac) <= 9 and frac.isdigit() and frac.isascii():
+                head: str = value[:19]
+                second = _SECOND_NS.get(head, -1)
+                if second == -1:
+                    got = _unix_seconds(head.encode())
+                    second = None if got is None else got * 1_000_000_000
+                    if len(_SECOND_NS) >= _SECONDS_MAX:
+                        _SECOND_NS.clear()
+                    _SECOND_NS[head] = second
+                if second is not None:
+                    ns: int = second + int(frac) * _FRACTION_SCALE[len(frac)]
+                    return ns
+        return _checked(parse_rfc3339_ns(value), value.encode("utf-8", "replace"))
+    if value is None:
+        return 0
+    if type(value) is _Ext:
+        return _timestamp_ext(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"not a time: {value!r:.40}")
+    got = timestamp_to_ns(value)
+    return 0 if got is None else got
+
+
+def _timestamp_ext(ext: msgspec.msgpack.Ext) -> int:
+    """A msgpack Timestamp (extension -1) in Unix ns."""
+    raw = ext.data
+    data = raw if type(raw) is bytes else bytes(raw)  # decoded: bytes; made by hand: any buffer
+    if ext.code == -1:
+        n = len(data)
+        if n == 8:  # timestamp 64: 30-bit ns, 34-bit s
+            v = int.from_bytes(data, "big")
+            return (v & 0x3_FFFF_FFFF) * 1_000_000_000 + (v >> 34)
+        if n == 4:  # timestamp 32: seconds
+            return int.from_bytes(data, "big") * 1_000_000_000
+        if n == 12:  # timestamp 96
+            return int.from_bytes(data[4:], "big", signed=True) * 1_000_000_000 + int.from_bytes(
+                data[:4], "big"
+            )
+    raise ValueError(f"not a time: msgpack extension {ext.code} of {len(data)} bytes")
 
 
 def time_ns(raw: msgspec.Raw, binary: bool) -> int:
