@@ -8,7 +8,7 @@ import pytest
 
 from tickwire.errors import ConfigError
 from tickwire.events import Connected, Dropped, Event, Status
-from tickwire.stream.queue import EventQueue
+from tickwire.stream.queue import EventQueue, FrameEvents
 
 
 def _count_ev(frame: bytes) -> int:
@@ -93,3 +93,45 @@ def test_queue_rejects_bad_settings() -> None:
         EventQueue(0)
     with pytest.raises(ConfigError):
         EventQueue(5, "explode")  # type: ignore[arg-type]
+
+
+async def test_the_byte_bound_pauses_block_before_the_item_bound() -> None:
+    calls: list[str] = []
+    q = EventQueue(
+        1_000,
+        max_bytes=1_000,
+        decode=_decode,
+        on_pause=lambda: calls.append("pause"),
+        on_resume=lambda: calls.append("resume"),
+    )
+    for _ in range(4):
+        q.put(b"x" * 300)  # the fourth frame takes it over 1,000 bytes: 4 items of 1,000 allowed
+    assert calls == ["pause"] and q.paused and q.bytes == 1_200
+    q.drain(max_events=2)
+    assert q.bytes == 600 and q.paused  # above a quarter of the byte bound: still paused
+    q.drain(max_events=2)
+    assert q.bytes == 0 and calls == ["pause", "resume"] and q.paused_lately()
+    assert q.peak_bytes == 1_200
+
+
+async def test_the_byte_bound_sheds_oldest_frames_and_counts_them() -> None:
+    q = EventQueue(1_000, "drop_oldest", max_bytes=100, decode=_decode, count_events=_count_ev)
+    frame = b'[{"ev":"T"},{"ev":"T"}]'.ljust(40)  # 40 bytes, 2 events
+    for _ in range(5):
+        q.put(frame)
+    assert q.dropped == 6 and q.bytes <= 100  # three frames shed (6 events), a marker in front
+    marker = q.get_raw_nowait()
+    assert isinstance(marker, list) and isinstance(marker[-1], Dropped) and marker[-1].count == 6
+    assert q.bytes == 80 and len(q) == 2
+
+
+async def test_bytes_are_accounted_on_every_way_out() -> None:
+    q = EventQueue(100, decode=_decode)
+    q.put(b"a,b")
+    q.put(FrameEvents([Status(status="s", message="m")], b"0123456789"))
+    q.put([Connected(url="u", epoch=1, at=0.0)])  # control events count no bytes
+    assert q.bytes == 13
+    assert q.get_raw_nowait() == b"a,b" and q.bytes == 10
+    assert len(q.drain_raw()) == 2 and q.bytes == 0
+    with pytest.raises(ConfigError):
+        EventQueue(10, max_bytes=0)

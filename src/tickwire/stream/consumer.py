@@ -24,7 +24,7 @@ from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import Event
 from tickwire.stream.driver import Driver, DriverConfig, FrameTap
 from tickwire.stream.metrics import Metrics, MetricsSnapshot
-from tickwire.stream.queue import EventQueue, Item, OverflowPolicy
+from tickwire.stream.queue import DEFAULT_MAX_BYTES, EventQueue, Item, OverflowPolicy
 from tickwire.stream.session import Session
 
 __all__ = ["Handler", "StreamConsumer"]
@@ -71,6 +71,7 @@ class StreamConsumer:
         queue_size: int,
         overflow: OverflowPolicy,
         decode: Callable[[bytes], list[Event]],
+        queue_bytes: int = DEFAULT_MAX_BYTES,
         count_events: Callable[[bytes], int],
         decode_fast: Callable[[bytes], list[Event]] | None = None,
         frame_tap: FrameTap | None = None,
@@ -83,6 +84,7 @@ class StreamConsumer:
         self.queue = EventQueue(
             queue_size,
             overflow,
+            max_bytes=queue_bytes,
             decode=decode,
             decode_fast=decode_fast,
             count_events=count_events,
@@ -164,6 +166,8 @@ class StreamConsumer:
             disconnects=m.disconnects,
             queue_depth=len(self.queue),
             queue_peak=max(self.queue.peak, len(self.queue)),
+            queue_bytes=self.queue.bytes,
+            queue_peak_bytes=max(self.queue.peak_bytes, self.queue.bytes),
             dropped=self.queue.dropped,
             paused=self.queue.paused,
             lag_seconds=m.lag(),

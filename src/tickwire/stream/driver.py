@@ -427,6 +427,15 @@ class Driver:
             if reason is None:
                 reason = "frame_too_big" if too_big else "protocol_error"
             log.warning("dropping the connection to %s: %s", self.session_url_safe, message)
+        if reason is None and code in (None, 1006) and self.queue.paused_lately():
+            # overflow="block" stopped reading: the server's slow_consumer status sat unread in the
+            # socket when it dropped us, so the drop is the kick it most likely was
+            reason = "slow_consumer"
+            message = (
+                "the server dropped the connection while reading was paused for a slow consumer "
+                "(overflow='block'); consume faster, or choose overflow='drop_oldest'"
+            )
+            log.warning("dropped by %s while paused for a slow consumer", self.session_url_safe)
         if reason is None:
             reason = _CLOSE_NAMES.get(code or 1006, f"closed ({code})")
         self._pending_disconnect = (reason, code, message, now, session.epoch)

@@ -30,6 +30,9 @@ class MetricsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     disconnects: int
     queue_depth: int
     queue_peak: int
+    #: Bytes of frames waiting in the queue now, and the most there were (see ``queue_bytes``).
+    queue_bytes: int = 0
+    queue_peak_bytes: int = 0
     dropped: int
     paused: bool
     lag_seconds: float | None

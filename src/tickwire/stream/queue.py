@@ -16,10 +16,13 @@ loop (benchmarks/: ~40 % versus ~90 % of the bare loop's throughput). It also me
 consumer that wants raw frames (a journal, the seed's raw-string callbacks) never pays
 for JSON decoding.
 
-The bound counts items (frames and batches). When it is exceeded:
+There are two bounds: ``maxsize`` items (frames and batches) and ``max_bytes`` bytes of frames
+(a frame is counted at its length, a batch decoded from one frame at that frame's length, other
+batches of control events at nothing). Counting bytes is what bounds memory: a frame may hold one
+event or a thousand. When either bound is exceeded:
 
 * ``block``: the queue asks its owner to pause reading the socket (TCP backpressure)
-  and to resume once the consumer has drained it to a quarter of the bound;
+  and to resume once the consumer has drained it to a quarter of both bounds;
 * ``drop_oldest``: the oldest data is discarded and counted (events in a raw frame are
   counted by the session's ``count_events``, without decoding), and a
   :class:`~tickwire.events.Dropped` marker is queued so the loss is visible in-band; control events
@@ -40,7 +43,7 @@ from tickwire.errors import ConfigError
 from tickwire.events import ControlEvent, Dropped, Event
 from tickwire.stream.metrics import Metrics
 
-__all__ = ["EventQueue", "FrameEvents", "Item", "OverflowPolicy"]
+__all__ = ["DEFAULT_MAX_BYTES", "EventQueue", "FrameEvents", "Item", "OverflowPolicy"]
 
 OverflowPolicy = Literal["block", "drop_oldest", "disconnect"]
 _POLICIES = ("block", "drop_oldest", "disconnect")
@@ -67,6 +70,18 @@ def _one(frame: bytes) -> int:
     return 1
 
 
+def _size(item: Item) -> int:
+    """Bytes an item counts against ``max_bytes``: its frame's length (0 for control batches)."""
+    if type(item) is bytes:
+        return len(item)
+    frame = getattr(item, "frame", None)
+    return len(frame) if frame is not None else 0
+
+
+DEFAULT_MAX_BYTES = 64 << 20
+"""The byte bound's default: 64 MiB of frames waiting for the consumer."""
+
+
 def _no_decoder(frame: bytes) -> list[Event]:
     raise ConfigError("this queue holds raw frames but was given no decoder")
 
@@ -79,6 +94,7 @@ class EventQueue:
         maxsize: int = 10_000,
         policy: OverflowPolicy = "block",
         *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         decode: Callable[[bytes], list[Event]] = _no_decoder,
         decode_fast: Callable[[bytes], list[Event]] | None = None,
         count_events: Callable[[bytes], int] | None = None,
@@ -89,11 +105,15 @@ class EventQueue:
     ) -> None:
         if maxsize < 1:
             raise ConfigError("queue_size must be at least 1")
+        if max_bytes < 1:
+            raise ConfigError("queue_bytes must be at least 1")
         if policy not in _POLICIES:
             raise ConfigError(f"unknown overflow policy {policy!r}; choose one of {', '.join(_POLICIES)}")
         self.maxsize = maxsize
         self.policy = policy
         self.low_water = max(1, maxsize // 4)
+        self.max_bytes = max_bytes
+        self.low_bytes = max(1, max_bytes // 4)
         self.decode = decode
         self.decode_fast = decode_fast if decode_fast is not None else decode
         #: Events in a raw frame, counted without decoding it (the session's ``count_events``).
@@ -106,6 +126,11 @@ class EventQueue:
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._closed = False
+        self.bytes = 0
+        """Bytes of frames queued now (see the module docstring)."""
+        self.peak_bytes = 0
+        self.resumed_at: float | None = None
+        """``time.monotonic()`` of the last resume after a pause (block policy), or None."""
         self.dropped = 0
         self.peak = 0
         self.overflows = 0
@@ -127,10 +152,12 @@ class EventQueue:
         """Append a raw frame or a batch (never blocks). Applies the overflow policy when over the bound."""
         items = self._items
         items.append(item)
+        size = len(item) if type(item) is bytes else _size(item)
+        self.bytes += size
         if self._waiter is not None:
             self._wake()
-        if len(items) > self.maxsize and not self._paused:  # once paused, the reader is told already
-            self._overflow()
+        if (len(items) > self.maxsize or self.bytes > self.max_bytes) and not self._paused:
+            self._overflow()  # once paused, the reader is told already
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -151,7 +178,8 @@ class EventQueue:
         if not items:
             return None
         item = items.popleft()
-        if self._paused and len(items) <= self.low_water:
+        self.bytes -= _size(item)
+        if self._paused and self._drained():
             self._resume()
         return item
 
@@ -165,7 +193,8 @@ class EventQueue:
         n = min(max_items, len(items))
         popleft = items.popleft
         out = [popleft() for _ in range(n)]
-        if self._paused and len(items) <= self.low_water:
+        self.bytes -= sum(map(_size, out))
+        if self._paused and self._drained():
             self._resume()
         return out
 
@@ -189,30 +218,48 @@ class EventQueue:
         popleft = items.popleft
         append = out.append
         n = 0
+        size = 0
         if self._paused:
             self.peak = max(self.peak, len(items))
+            self.peak_bytes = max(self.peak_bytes, self.bytes)
         while items and n < max_events:
             item = popleft()
             if isinstance(item, bytes):
+                size += len(item)
                 try:
                     events = fast(item)
                 except Exception:
                     events = slow(item)
             else:
                 events = item
+                size += _size(item)
             if events:
                 n += len(events)
                 append(events)
+        self.bytes -= size
         if out:
             m = self.metrics
             m.events += n
             m.last_event = out[-1][-1]
-        if self._paused and len(items) <= self.low_water:
+        if self._paused and self._drained():
             self._resume()
         return out
 
+    def _drained(self) -> bool:
+        """Down to the low-water marks of both bounds (resume reading)."""
+        return len(self._items) <= self.low_water and self.bytes <= self.low_bytes
+
+    def paused_lately(self, within: float = 5.0) -> bool:
+        """Whether reading is paused now or was resumed less than ``within`` s ago: a server that
+        dropped the connection then most likely dropped a slow consumer (its status unread)."""
+        if self._paused:
+            return True
+        at = self.resumed_at
+        return at is not None and time.monotonic() - at < within
+
     def _resume(self) -> None:
         self._paused = False
+        self.resumed_at = time.monotonic()
         if self.on_resume is not None:
             self.on_resume()
 
@@ -239,6 +286,7 @@ class EventQueue:
     def _overflow(self) -> None:
         self.overflows += 1
         self.peak = max(self.peak, len(self._items))
+        self.peak_bytes = max(self.peak_bytes, self.bytes)
         if self.policy == "block":
             if not self._paused:
                 self._paused = True
@@ -255,8 +303,9 @@ class EventQueue:
         kept: list[Event] = []
         items = self._items
         count = self.count_events
-        while len(items) > self.maxsize - 1:  # leave room for the marker
+        while items and (len(items) > self.maxsize - 1 or self.bytes > self.max_bytes):  # room for the marker
             item = items.popleft()
+            self.bytes -= _size(item)
             if isinstance(item, bytes):
                 dropped += max(1, count(item))
                 continue

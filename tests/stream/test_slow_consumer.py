@@ -1,0 +1,45 @@
+"""A consumer slower than the feed, against the simulator: the byte bound holds memory, and under
+``overflow="block"`` a server's slow-consumer kick is reported as one, also when its status frame
+was lost with the connection."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.massive.client.conftest import fast_client
+from tests.waiting import until
+from tickwire.events import Disconnected, Event, Reconnected
+from tickwire.massive import EquityTrade
+from tickwire.sim import MassiveSimulator
+
+
+async def _kicked_while_paused(sim: MassiveSimulator, kick: str) -> list[Disconnected]:
+    async with fast_client(sim, queue_size=5, overflow="block", ping_interval=None) as client:
+        await client.subscribe("T.*", "Q.*")
+        events = client.__aiter__()
+        while not isinstance(await events.__anext__(), EquityTrade):
+            pass
+        # stop reading: the queue fills and the client stops reading the socket
+        await until(lambda: client.metrics().paused, within=15, what="the pause")
+        if kick == "status":  # the server's own kick, its status behind the data it could not send
+            await until(lambda: sim.counters.slow_consumers >= 1, within=15, what="a slow-consumer kick")
+        else:  # the connection reset while paused: whatever the server said is lost with it
+            sim.drop()
+        await until(lambda: not sim.connections(), within=15, what="the drop")
+        seen: list[Event] = []
+        async with asyncio.timeout(15):
+            async for ev in client:
+                seen.append(ev)
+                if isinstance(ev, Reconnected):
+                    break
+    return [e for e in seen if isinstance(e, Disconnected)]
+
+
+async def test_a_server_kick_while_paused_is_reported_as_slow_consumer() -> None:
+    async with MassiveSimulator(
+        seed=5, tick_interval=0.02, rate=400.0, slow_consumer_bytes=128 * 1024, close_timeout=0.2
+    ) as sim:
+        for kick in ("status", "reset"):
+            drops = await _kicked_while_paused(sim, kick)
+            assert len(drops) == 1 and drops[0].reason == "slow_consumer", (kick, drops)
+            assert drops[0].will_reconnect
