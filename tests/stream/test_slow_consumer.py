@@ -5,12 +5,18 @@ was lost with the connection."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 
 from tests.massive.client.conftest import fast_client
 from tests.waiting import until
 from tickwire.events import Disconnected, Event, Reconnected
 from tickwire.massive import EquityTrade
 from tickwire.sim import MassiveSimulator
+
+SECONDS = float(os.environ.get("TICKWIRE_SLOW_CONSUMER_SECONDS", "60"))
+WARM_UP = min(10.0, SECONDS / 3)
 
 
 async def _kicked_while_paused(sim: MassiveSimulator, kick: str) -> list[Disconnected]:
@@ -43,3 +49,27 @@ async def test_a_server_kick_while_paused_is_reported_as_slow_consumer() -> None
             drops = await _kicked_while_paused(sim, kick)
             assert len(drops) == 1 and drops[0].reason == "slow_consumer", (kick, drops)
             assert drops[0].will_reconnect
+
+
+async def test_a_slow_consumers_memory_stays_at_the_byte_bound_for_a_minute() -> None:
+    bound = 8 << 20
+    async with MassiveSimulator(seed=7, tick_interval=0.02, rate=400.0, max_connections=None) as sim:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.stream.slow_reader",
+            sim.url,
+            str(bound),
+            str(SECONDS),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), SECONDS + 60)
+    assert proc.returncode == 0
+    got = json.loads(out)
+    samples = [(t, rss) for t, rss, _ in got["samples"]]
+    assert got["dropped"] > 0 and bound * 0.9 <= got["peak_bytes"] <= bound + (2 << 20)
+    full = [rss for t, rss in samples if t >= WARM_UP]  # the queue is at its bound from here on
+    assert samples[-1][0] >= SECONDS - 1 and len(full) > 20
+    # flat: no growth beyond the bound and one read in flight (frames are at most ~1 MiB here)
+    assert max(full) - min(full) <= bound + (4 << 20), [r >> 20 for r in full]
+    assert max(full) - full[0] <= 4 << 20, [r >> 20 for r in full]

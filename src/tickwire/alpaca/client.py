@@ -31,7 +31,7 @@ from tickwire.backoff import Backoff
 from tickwire.credentials import Secret
 from tickwire.stream.consumer import StreamConsumer
 from tickwire.stream.driver import DriverConfig, FrameTap, url_source
-from tickwire.stream.queue import OverflowPolicy
+from tickwire.stream.queue import DEFAULT_MAX_BYTES, OverflowPolicy
 
 __all__ = ["AlpacaStreamClient"]
 
@@ -62,6 +62,7 @@ class AlpacaStreamClient(StreamConsumer):
         header_auth: bool = False,
         subscriptions: Subscriptions = (),
         queue_size: int = 10_000,
+        queue_bytes: int = DEFAULT_MAX_BYTES,
         overflow: OverflowPolicy = "block",
         max_reconnects: int | None = None,
         backoff: Backoff | None = None,
@@ -112,6 +113,7 @@ class AlpacaStreamClient(StreamConsumer):
                 ca_file=ca_file,
             ),
             queue_size=queue_size,
+            queue_bytes=queue_bytes,
             overflow=overflow,
             decode=self.session.decoder.decode,
             decode_fast=self.session.decoder.decode_fast,

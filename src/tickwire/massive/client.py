@@ -33,7 +33,7 @@ from tickwire.massive.polygon_compat import (
 from tickwire.massive.session import MassiveSession
 from tickwire.stream.consumer import Handler, StreamConsumer
 from tickwire.stream.driver import DriverConfig, FrameTap, url_source
-from tickwire.stream.queue import OverflowPolicy
+from tickwire.stream.queue import DEFAULT_MAX_BYTES, OverflowPolicy
 
 __all__ = ["API_KEY_ENV_VARS", "STREAM_URL_ENV", "AsyncStreamClient", "Handler", "build_url"]
 
@@ -89,6 +89,7 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
         url: str | Callable[[], str] | None = None,
         subscriptions: Iterable[str] = (),
         queue_size: int = 10_000,
+        queue_bytes: int = DEFAULT_MAX_BYTES,
         overflow: OverflowPolicy = "block",
         max_reconnects: int | None = None,
         backoff: Backoff | None = None,
@@ -142,6 +143,7 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
                 ca_file=ca_file,
             ),
             queue_size=queue_size,
+            queue_bytes=queue_bytes,
             overflow=overflow,
             decode=self.session.decoder.decode,
             decode_fast=self.session.decoder.decode_fast,

@@ -31,7 +31,7 @@ from tickwire.polymarket_us.session import PolymarketSession
 from tickwire.polymarket_us.signing import Credentials
 from tickwire.stream.consumer import StreamConsumer
 from tickwire.stream.driver import DriverConfig, FrameTap, url_source
-from tickwire.stream.queue import OverflowPolicy
+from tickwire.stream.queue import DEFAULT_MAX_BYTES, OverflowPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "PolymarketClient", "polymarket_url"]
 
@@ -73,6 +73,7 @@ class PolymarketClient(StreamConsumer):
         *,
         base_url: str | Callable[[], str] = DEFAULT_BASE_URL,
         queue_size: int = 10_000,
+        queue_bytes: int = DEFAULT_MAX_BYTES,
         overflow: OverflowPolicy = "block",
         max_reconnects: int | None = None,
         backoff: Backoff | None = None,
@@ -117,6 +118,7 @@ class PolymarketClient(StreamConsumer):
                 ca_file=ca_file,
             ),
             queue_size=queue_size,
+            queue_bytes=queue_bytes,
             overflow=overflow,
             decode=self.session.decoder.decode,
             count_events=self.session.count_events,
