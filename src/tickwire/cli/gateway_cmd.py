@@ -1,0 +1,152 @@
+"""``tickwire gateway``: one upstream connection, the Massive protocol served to many local clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import signal
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import typer
+
+from tickwire.credentials import resolve_secret
+from tickwire.errors import TickwireError
+from tickwire.gateway.server import is_loopback
+from tickwire.massive.client import API_KEY_ENV_VARS
+from tickwire.massive.enums import parse_market
+from tickwire.redact import safe_text
+
+__all__ = ["gateway"]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def gateway(
+    upstream: Annotated[
+        str | None,
+        typer.Option(
+            help="Massive-protocol URL to hold one connection to (wss://socket.massive.com, ws://...)"
+        ),
+    ] = None,
+    sim: Annotated[bool, typer.Option("--sim", help="Upstream: the built-in simulator, in-process")] = False,
+    market: Annotated[
+        str, typer.Option(help="stocks, options, forex, crypto, indices, futures...")
+    ] = "stocks",
+    host: Annotated[str, typer.Option(help="Address to bind; not loopback needs --token")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one)")] = 8766,
+    token: Annotated[
+        list[str] | None,
+        typer.Option(help="A token clients authenticate with (repeatable); none: any value is accepted"),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="Vendor key for --upstream (default: $MASSIVE_API_KEY)", show_default=False),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Also serve /metrics on this port (it is always on the main port)")
+    ] = None,
+    buffer_bytes: Annotated[
+        int, typer.Option(help="Per-client send buffer; a client over it is cut with slow_consumer")
+    ] = 8 * 1024 * 1024,
+    seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
+    rate: Annotated[float, typer.Option(help="Simulator trades per second per ticker (with --sim)")] = 2.0,
+) -> None:
+    """Serve ws://HOST:PORT/<market> to any number of clients over ONE upstream connection."""
+    if importlib.util.find_spec("aiohttp") is None:  # /metrics uses tickwire.dashboard's renderer
+        raise _fail(
+            "tickwire gateway needs the dashboard extra (aiohttp missing): pip install 'tickwire[dashboard]'"
+        )
+    tokens = [t for t in (token or []) if t]
+    if token is not None and len(tokens) != len(token):
+        raise _fail("--token must not be empty")
+    if (upstream is None) == (not sim):
+        raise _fail("give exactly one upstream: --upstream URL or --sim")
+    try:
+        mkt = parse_market(market)
+    except TickwireError as exc:
+        raise _fail(safe_text(str(exc))) from None
+    if not is_loopback(host) and not tokens:
+        raise _fail(f"--host {safe_text(host)} is not loopback: give at least one --token for clients")
+    key: str | None = None
+    if upstream is not None:
+        parts = urlsplit(upstream)
+        if parts.scheme == "nats":
+            raise _fail(
+                "a nats:// upstream (the stream an HA recorder publishes) is not available yet; "
+                "use --upstream ws[s]://... or --sim"
+            )
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise _fail("--upstream must be a ws:// or wss:// URL (or use --sim)")
+        secret = resolve_secret(api_key, API_KEY_ENV_VARS, None)
+        if secret is not None:
+            key = secret.reveal()
+        elif is_loopback(parts.hostname):
+            key = "local"  # a loopback server (the simulator, another gateway) takes any value
+        else:
+            raise _fail("no vendor key for the upstream: pass --api-key or set MASSIVE_API_KEY")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "tokens": tokens or None,
+        "metrics_port": metrics_port,
+        "buffer_bytes": buffer_bytes,
+    }
+    try:
+        asyncio.run(_serve(upstream, key, mkt.value, sim, seed, rate, options))
+    except TickwireError as exc:
+        typer.echo(f"error: {safe_text(str(exc))}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # the port is taken, the address is not ours
+        typer.echo(
+            f"error: cannot serve on {safe_text(host)}:{port}: {safe_text(exc.strerror or str(exc))}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo("gateway stopped", err=True)
+
+
+async def _serve(
+    upstream_url: str | None,
+    key: str | None,
+    market: str,
+    sim: bool,
+    seed: int,
+    rate: float,
+    options: dict[str, Any],
+) -> None:
+    from tickwire.gateway import Gateway, MassiveUpstream
+
+    async with contextlib.AsyncExitStack() as stack:
+        if sim:
+            from tickwire.sim import MassiveSimulator
+
+            simulator = await stack.enter_async_context(MassiveSimulator(seed=seed, rate=rate))
+            upstream_url, key, where = simulator.url_for(market), "simulator", "the built-in simulator"
+        else:
+            assert upstream_url is not None
+            parts = urlsplit(upstream_url)  # no userinfo, query or fragment: they may hold secrets
+            where = safe_text(
+                f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+            )
+        assert upstream_url is not None and key is not None
+        gw = await stack.enter_async_context(Gateway(MassiveUpstream(upstream_url, key, market), **options))
+        extra = f", /metrics also on port {gw.metrics_port}" if gw.metrics_port is not None else ""
+        typer.echo(
+            f"gateway serving {gw.url} (upstream: {where}; /metrics on the same port{extra})", err=True
+        )
+        loop = asyncio.get_running_loop()
+        run = loop.create_task(gw.run())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, run.cancel)
+        try:
+            await run
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
