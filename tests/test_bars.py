@@ -15,7 +15,7 @@ from tickwire.sim.market import MarketModel, Rates
 
 MS = 1_000_000
 # a fixed, busy window: 09:30-09:34 UTC on 2025-03-03 (any window works; the model is deterministic)
-START_MS = 1_741_000_000_000 - 1_741_000_000_000 % 60_000
+START_MS = 1_741_014_000_000  # Monday 2025-03-03 10:00 ET: the regular session, when indices move too
 END_MS = START_MS + 4 * 60_000
 
 

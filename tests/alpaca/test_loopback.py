@@ -19,6 +19,7 @@ from tickwire.alpaca import AlpacaCallbackClient, AlpacaStreamClient
 from tickwire.alpaca.codes import AlpacaAuthError
 from tickwire.alpaca.models import AlpacaError, Bar, OrderBook, Quote, Trade
 from tickwire.backoff import Backoff
+from tickwire.errors import ConfigError
 from tickwire.events import Connected, Disconnected, Event, Reconnected, SubscriptionRejected
 from tickwire.provider import get_provider, register_provider
 from tickwire.sim.alpaca import SIM_KEY_ID, SIM_SECRET_KEY, AlpacaSimulator
@@ -313,3 +314,14 @@ def test_keys_come_from_the_environment_and_never_show(
     assert c2.url == "wss://stream.data.sandbox.alpaca.markets/v2/sip"
     with pytest.raises(Exception, match="APCA_API_SECRET_KEY"):
         AlpacaStreamClient(key_id="only-id", market="iex", dotenv_path=None)
+
+
+async def test_a_local_server_needs_no_keys(sim: AlpacaSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APCA_API_KEY_ID", raising=False)
+    monkeypatch.delenv("APCA_API_SECRET_KEY", raising=False)
+    async with client(sim, key_id=None, secret_key=None) as c:
+        await c.subscribe_trades("FAKEPACA")
+        await until(c, count(Trade, 1))
+    assert sim.actions("test", "auth")[0].key_id == key_id(SIM_KEY_ID)
+    with pytest.raises(ConfigError, match="--key-id"):
+        AlpacaStreamClient(market="iex", url="wss://stream.data.alpaca.markets/v2/iex", dotenv_path=None)

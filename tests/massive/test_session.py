@@ -161,6 +161,29 @@ def test_rejected_subscription_is_reported_and_forgotten(s: MassiveSession) -> N
     assert SubscriptionRejected(channel=None, message="Invalid JSON") in events
 
 
+def test_a_rejection_names_channels_exactly_and_a_plan_refusal_the_oldest_unanswered(
+    s: MassiveSession,
+) -> None:
+    s.subscribe("T.A", "T.AAPL", "Q.MSFT", "Q.AAPL")
+    stream_up(s)
+    sent(s)
+    events = s.receive(status("error", "not authorized: T.AAPL"), 101)  # not T.A, a prefix of it
+    assert [e.channel for e in events if isinstance(e, SubscriptionRejected)] == ["T.AAPL"]
+    s.receive(status("success", "subscribed to: T.A"), 101)
+    events = s.receive(status("error", "Your plan doesn't include this data; upgrade"), 101)
+    assert [e.channel for e in events if isinstance(e, SubscriptionRejected)] == ["Q.MSFT"]  # sent first
+    assert s.desired == ["T.A", "Q.AAPL"]
+    assert s.subscriptions.rejected_count == 2 and set(s.subscriptions.rejected) == {"T.AAPL", "Q.MSFT"}
+    s.connection_lost(102)
+    stream_up(s, now=103, attempt=1)
+    assert sent(s) == [{"action": "subscribe", "params": "T.A,Q.AAPL"}]  # never the rejected ones
+
+
+def test_a_frame_that_decodes_to_nothing_is_queued_raw_before_streaming(s: MassiveSession) -> None:
+    s.connection_made(100, "ws://x/stocks", 0)
+    assert s.receive(b"[]", 100) is None  # raw consumers still get it, as sent
+
+
 def test_staleness_counts_data_only(s: MassiveSession) -> None:
     s.subscribe("T.AAPL")
     stream_up(s, now=100)

@@ -112,3 +112,18 @@ def test_repr_counts_without_listing() -> None:
     subs.add(["T.C"])
     subs.diff()
     assert repr(subs) == "SubscriptionSet(desired=3, confirmed=2, pending=1)"
+
+
+def test_a_rejected_channel_leaves_desired_is_counted_and_a_re_add_clears_it() -> None:
+    subs = _streaming("T.A")
+    subs.add(["Q.A", "Q.B"])
+    subs.diff()
+    assert subs.oldest_pending() == "Q.A"
+    assert subs.reject("Q.A", "not authorized: Q.A") is True
+    assert subs.reject("Q.Z", "names nothing of ours") is False  # not ours: not counted
+    assert list(subs.desired) == ["T.A", "Q.B"] and subs.oldest_pending() == "Q.B"
+    assert subs.rejected == {"Q.A": "not authorized: Q.A"} and subs.rejected_count == 1
+    subs.reset_connection()  # a reconnect converges on desired: the rejected one is not sent again
+    assert subs.diff() == (["T.A", "Q.B"], [])
+    subs.add(["Q.A"])  # asked again by the user: tried again
+    assert "Q.A" not in subs.rejected and subs.diff() == (["Q.A"], [])

@@ -28,7 +28,7 @@ from tickwire.alpaca.endpoints import Encoding, MarketInfo, market_info, stream_
 from tickwire.alpaca.keys import resolve_keys
 from tickwire.alpaca.session import AlpacaSession
 from tickwire.backoff import Backoff
-from tickwire.credentials import Secret
+from tickwire.credentials import Secret, is_local_url
 from tickwire.stream.consumer import StreamConsumer
 from tickwire.stream.driver import DriverConfig, FrameTap, url_source
 from tickwire.stream.queue import DEFAULT_MAX_BYTES, OverflowPolicy
@@ -84,8 +84,9 @@ class AlpacaStreamClient(StreamConsumer):
         rest_url: str | None = None,
     ) -> None:
         self.info = info = market_info(market)
-        kid, secret = resolve_keys(key_id, secret_key, dotenv_path)
         target = url_source(url, lambda given: stream_url(info, url=given, sandbox=sandbox))
+        local = isinstance(target, str) and is_local_url(target)  # the simulator, a replay: no keys needed
+        kid, secret = resolve_keys(key_id, secret_key, dotenv_path, local=local)
         self.session = AlpacaSession(
             info,
             kid,

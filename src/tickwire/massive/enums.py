@@ -30,7 +30,9 @@ class Market(StrEnum):
 
 
 class Feed(StrEnum):
-    """A Massive feed host. ``RealTime`` and ``Delayed`` are the common ones."""
+    """A Massive feed host. ``RealTime`` and ``Delayed`` are the common ones. Member names are
+    ``massive``'s (a test checks them); ``NasdaqFeed`` and ``DelayedNasdaqBasicBusiness``, tickwire's
+    earlier names, remain as deprecated aliases."""
 
     RealTime = "socket.massive.com"
     Delayed = "delayed.massive.com"
@@ -41,19 +43,24 @@ class Feed(StrEnum):
     DelayedBusiness = "delayed-business.massive.com"
     DelayedEdgxBusiness = "delayed-edgx-business.massive.com"
     DelayedNasdaqLastSaleBusiness = "delayed-nasdaq-last-sale-business.massive.com"
-    DelayedNasdaqBasicBusiness = "delayed-nasdaq-basic-business.massive.com"
+    DelayedNasdaqBasic = "delayed-nasdaq-basic-business.massive.com"
     DelayedFullMarketBusiness = "delayed-fullmarket-business.massive.com"
     FullMarketBusiness = "fullmarket-business.massive.com"
     NasdaqLastSaleBusiness = "nasdaq-last-sale-business.massive.com"
     NasdaqBasicBusiness = "nasdaq-basic-business.massive.com"
-    NasdaqFeed = "nasdaqfeed.massive.com"
+    Nasdaq = "nasdaqfeed.massive.com"
     PolyFeed = "polyfeed.massive.com"
     PolyFeedPlus = "polyfeedplus.massive.com"
     StarterFeed = "starterfeed.massive.com"
+    # deprecated aliases (tickwire's earlier names)
+    NasdaqFeed = "nasdaqfeed.massive.com"
+    DelayedNasdaqBasicBusiness = "delayed-nasdaq-basic-business.massive.com"
 
 
 class EventType(StrEnum):
-    """Wire ``ev`` values, with the official client's names."""
+    """Wire ``ev`` values, with the official client's names (the futures and launchpad ones are
+    aliases of the equity members, as there); ``FuturesAggregateSecond``/``FuturesAggregateMinute``,
+    tickwire's earlier names, remain as deprecated aliases."""
 
     EquityAgg = "A"
     EquityAggMin = "AM"
@@ -72,11 +79,14 @@ class EventType(StrEnum):
     Value = "V"
     LaunchpadValue = "LV"
     BusinessFairMarketValue = "FMV"
+    LaunchpadAggMin = "AM"
     FuturesTrade = "T"
     FuturesQuote = "Q"
+    FuturesAgg = "A"
+    FuturesAggMin = "AM"
+    # deprecated aliases (tickwire's earlier names)
     FuturesAggregateSecond = "A"
     FuturesAggregateMinute = "AM"
-    LaunchpadAggMin = "AM"
 
 
 _FEED_ALIASES = {

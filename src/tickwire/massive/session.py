@@ -20,8 +20,10 @@ Server statuses drive the rest, and each is also delivered to the user as a
 * ``max_connections`` → another process took our slot; reconnect only after
   ``max_connections_cooldown`` (``retry_floor``), never in a hot loop;
 * ``slow_consumer`` / ``force_disconnect`` → reconnect (the server closes the socket);
-* ``subscribed to: X`` / ``unsubscribed to: X`` → confirm X; ``error`` → reject what it
-  names (:class:`~tickwire.events.SubscriptionRejected`).
+* ``subscribed to: X`` / ``unsubscribed to: X`` → confirm X; ``error`` → reject the channels it
+  names, or, for a plan refusal naming none, the oldest unanswered one
+  (:class:`~tickwire.events.SubscriptionRejected`, once): a rejected channel leaves the desired
+  set, so no reconnect sends it again (``subscriptions.rejected`` keeps why, and a count).
 
 Timers (all from the ``now`` passed in): the connect+auth deadline, and the data
 staleness watchdog, which counts only data events (status frames and pings do not
@@ -37,6 +39,7 @@ decoder to the caller; statuses are looked for only in frames that contain them.
 from __future__ import annotations
 
 import logging
+import re
 from enum import Enum
 
 import msgspec
@@ -58,6 +61,9 @@ _ENCODER = msgspec.json.Encoder()
 # Keep each subscribe/unsubscribe request well under the server's ~1 MB params limit.
 _MAX_PARAMS_BYTES = 256 * 1024
 _OPTIONS_QUOTE_LIMIT = 1000
+
+_ENTITLEMENT = re.compile(r"not (?:authori[sz]ed|entitled|permitted)|entitle|your plan|upgrade", re.I)
+"""Words of a plan refusal (a subscription the key's plan does not include)."""
 
 _AUTH_HINT = (
     "Check the API key, and that your plan includes WebSocket access to the {market} cluster "
@@ -138,7 +144,8 @@ class MassiveSession(SessionBase):
         if self.state is State.STREAMING and b"status" not in frame:
             self.last_data_at = now
             return None
-        return self._handle_statuses(self.decoder.decode(frame), now)
+        # a frame with no events at all (``[]``) is queued raw too: raw consumers get every frame
+        return self._handle_statuses(self.decoder.decode(frame), now) or None
 
     def decode(self, frame: bytes) -> list[Event]:
         """Decode a data frame (on the consumer's side). Never raises."""
@@ -317,15 +324,21 @@ class MassiveSession(SessionBase):
         return []
 
     def _on_error(self, message: str) -> list[Event]:
-        named = [c for c in self.subscriptions.pending if c in message]
+        subs = self.subscriptions
+        tokens = {t.strip(".,;:()[]'\"") for t in message.replace(",", " ").split()}
+        named = [c for c in (*subs.pending, *subs.confirmed, *subs.desired) if c in tokens]
+        if not named and _ENTITLEMENT.search(message):
+            # a plan refusal naming no channel answers the oldest request still unanswered
+            oldest = subs.oldest_pending()
+            named = [oldest] if oldest is not None else []
         if not named:
             # An error naming no channel of ours (e.g. "Invalid JSON"): report it as is.
             return [SubscriptionRejected(channel=None, message=message)]
         out: list[Event] = []
-        for chan in named:
-            self.subscriptions.reject(chan)
-            out.append(SubscriptionRejected(channel=chan, message=message))
-            log.warning("subscription %s rejected: %s", chan, message)
+        for chan in dict.fromkeys(named):
+            if subs.reject(chan, message):
+                out.append(SubscriptionRejected(channel=chan, message=message))
+                log.warning("subscription %s rejected (not re-sent): %s", chan, message)
         return out
 
 

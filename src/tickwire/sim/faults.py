@@ -1,15 +1,17 @@
-"""Fault policies that live outside a single connection: refusing WebSocket upgrades.
+"""Fault policies that live outside a single connection: refused upgrades, a plan's entitlements.
 
 Connection-level faults (drop, close, mute, raw frames, statuses, slow consumer) are methods of
 the simulator itself; this module keeps the small state machine that decides, for each new
-handshake, whether to answer with an HTTP error instead of ``101 Switching Protocols``.
+handshake, whether to answer with an HTTP error instead of ``101 Switching Protocols``, and
+:class:`Entitlements`: the channels a key's plan does not include, refused at every subscribe
+(as the real service does on every connection, so a client that re-sends them is seen to).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["HandshakeGate"]
+__all__ = ["DENIED_MESSAGE", "Entitlements", "HandshakeGate"]
 
 _REASONS = {
     401: b"Unauthorized",
@@ -49,4 +51,39 @@ class HandshakeGate:
         if self.remaining > 0:
             self.remaining -= 1
             return self.status
+        return None
+
+
+DENIED_MESSAGE = "not authorized: your plan does not include {channel}; see https://massive.com/pricing"
+"""The ``error`` status a denied subscription gets (``{channel}`` is filled in)."""
+
+
+@dataclass(slots=True)
+class Entitlements:
+    """Channels the plan lacks: a prefix (``"Q"``: every quote channel) or an exact channel
+    (``"T.AAPL"``). ``message`` is the status text, ``{channel}`` filled in (leave it out to
+    answer the way a server naming no channel would)."""
+
+    denied: set[str] = field(default_factory=set)
+    message: str = DENIED_MESSAGE
+
+    def deny(self, *patterns: str, message: str | None = None) -> None:
+        self.denied.update(p.strip() for p in patterns if p.strip())
+        if message is not None:
+            self.message = message
+
+    def allow(self, *patterns: str) -> None:
+        """Allow ``patterns`` again (none given: everything)."""
+        if patterns:
+            self.denied.difference_update(patterns)
+        else:
+            self.denied.clear()
+
+    def check(self, channel: str) -> str | None:
+        """The refusal of ``channel``, or ``None`` if the plan includes it."""
+        if not self.denied:
+            return None
+        prefix = channel.partition(".")[0]
+        if channel in self.denied or prefix in self.denied:
+            return self.message.replace("{channel}", channel)
         return None

@@ -63,6 +63,18 @@ class Instrument:
         return self.cluster != "indices"
 
 
+def rest_forms(inst: Instrument) -> tuple[str, ...]:
+    """The ticker as the REST API and the class-prefixed events name it: crypto ``X:BTCUSD``
+    (also ``X:BTC-USD``), forex ``C:EURUSD`` (also ``C:EUR/USD``); options (``O:...``) and
+    indices (``I:SPX``) are named the same everywhere. The bare stream forms stay as they are."""
+    compact = inst.ticker.replace("-", "").replace("/", "")
+    if inst.cluster == "crypto":
+        return ("X:" + compact, "X:" + inst.ticker)
+    if inst.cluster == "forex":
+        return ("C:" + compact, "C:" + inst.ticker)
+    return ()
+
+
 def _ticker_key(ticker: str) -> int:
     """A stable 64-bit number for a ticker (FNV-1a), mixed into every RNG seed."""
     h = 0xCBF29CE484222325
@@ -86,8 +98,9 @@ class Universe:
             self._by_ticker[(inst.cluster, inst.ticker)] = inst
         self._aliases: dict[tuple[str, str], str] = {}
         for (cluster, ticker), inst in self._by_ticker.items():
-            if inst.prefixed != ticker:
-                self._aliases[(cluster, inst.prefixed)] = ticker
+            for alias in (inst.prefixed, *rest_forms(inst)):
+                if alias != ticker:
+                    self._aliases.setdefault((cluster, alias), ticker)
 
     def instruments(self, cluster: str, venue: str | None = None) -> list[Instrument]:
         """The instruments of a cluster (futures optionally narrowed to one venue, e.g. ``cme``)."""

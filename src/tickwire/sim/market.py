@@ -6,10 +6,14 @@ Everything the model says about a ticker in a UTC second is a pure function of
 ``(seed, ticker, second)`` and the model's configuration (:class:`Rates`, the instrument), built
 top-down from three cached layers, each drawn from its own seeded RNG:
 
-* the **day plan** (one per ticker per UTC day): the opening level, a per-minute anchor walk
-  (geometric random walk), the number of prints and the volume (in lots) of every minute, and
-  their running sums. It is cheap (a few thousand draws), which is what makes the day fields
-  exact: ``av`` (day volume) is a prefix sum of planned minute volumes, not a replay of the day;
+* the **day plan** (one per ticker per UTC day): a per-minute anchor walk (geometric random walk,
+  bridged from this day's opening level to the next day's, so the price path is continuous across
+  midnight), the number of prints and the volume (in lots) of every minute, and their running
+  sums. Prints follow the cluster's trading sessions (:mod:`tickwire.sim.calendar`: US equity
+  pre-market, regular and after-hours sessions with a U-shaped volume, NYSE holidays, 24/5 forex,
+  24/7 crypto): a closed minute has none, and the level moves less while closed. It is cheap (a
+  few thousand draws), which is what makes the day fields exact: ``av`` (day volume) is a prefix
+  sum of planned minute volumes, not a replay of the day;
 * the **minute plan**: a Brownian bridge between two anchors gives the level of each second,
   and the minute's prints and lots are split over its seconds;
 * the **second**: its prints (trades; index values; forex quotes) with millisecond times, prices
@@ -39,6 +43,7 @@ from typing import Generic, Literal, TypeVar
 
 import msgspec
 
+from tickwire.sim.calendar import minute_factors, profile_of
 from tickwire.sim.instruments import Instrument, Universe, default_universe
 
 __all__ = [
@@ -62,7 +67,10 @@ _SEQ_PER_SECOND = 1_000_000
 _MASK = (1 << 64) - 1
 
 # RNG stream tags: each layer and each feed draws from its own stream.
-_DAY, _MINUTE, _SECOND, _QUOTES, _LULD, _NOI, _FMV, _LV, _L2 = range(1, 10)
+_DAY, _MINUTE, _SECOND, _QUOTES, _LULD, _NOI, _FMV, _LV, _L2, _OPEN = range(1, 11)
+_CLOSED_VOLATILITY = 0.25
+"""How much the level moves in a closed minute, relative to an open one (overnight drift)."""
+_ALWAYS = (1.0,) * _MINUTES
 
 # (exchange id, weight): FINRA TRF, Nasdaq, Arca, NYSE, EDGX, BZX, IEX, MEMX, EDGA, PSX
 _STOCK_VENUES = ((4, 35), (12, 15), (11, 10), (10, 8), (8, 6), (19, 6), (15, 5), (21, 5), (7, 3), (17, 2))
@@ -331,6 +339,7 @@ class MarketModel:
     streaming server uses. Not thread-safe for concurrent writers; build a second model with the
     same seed to compute the same data elsewhere. ``cache_prints`` bounds the prints (and quotes)
     kept in memory; anything evicted is simply regenerated, identically, when asked for again.
+    ``sessions=False`` trades every cluster around the clock at a flat rate (no calendar).
     """
 
     def __init__(
@@ -340,8 +349,10 @@ class MarketModel:
         universe: Universe | None = None,
         *,
         cache_prints: int = 400_000,
+        sessions: bool = True,
     ) -> None:
         self.seed = seed
+        self.sessions = sessions
         self.rates = rates if rates is not None else Rates()
         self.universe = universe if universe is not None else default_universe()
         self._days: _Cache[tuple[str, str, int], _DayPlan] = _Cache(max(64, 4 * len(self.universe)))
@@ -463,10 +474,18 @@ class MarketModel:
         """The model's price level (mid) during a second."""
         return self._minute_plan(inst, second // 60).levels[second % 60]
 
+    def factor(self, inst: Instrument, second: int) -> float:
+        """How busy the instrument's market is in this second (0: closed; 1: a regular session's mean)."""
+        return self._factors(inst, second // 86_400)[second // 60 % _MINUTES]
+
+    def _factors(self, inst: Instrument, day: int) -> tuple[float, ...]:
+        return minute_factors(profile_of(inst.cluster), day) if self.sessions else _ALWAYS
+
     def luld(self, inst: Instrument, second: int) -> Band | None:
-        """The LULD band published in this second, if any (every ``rates.luld_interval`` s per ticker)."""
+        """The LULD band published in this second, if any (every ``rates.luld_interval`` s per ticker,
+        while the market is open)."""
         interval = max(1, self.rates.luld_interval)
-        if (second + inst.key) % interval:
+        if (second + inst.key) % interval or not self.factor(inst, second):
             return None
         ref = self.level(inst, second)
         pct = 0.05 if ref >= 3.0 else 0.20
@@ -481,9 +500,10 @@ class MarketModel:
         )
 
     def imbalance(self, inst: Instrument, second: int) -> Imbalance | None:
-        """The imbalance message published in this second, if any (every ``rates.noi_interval`` s)."""
+        """The imbalance message published in this second, if any (every ``rates.noi_interval`` s,
+        while the market is open)."""
         interval = max(1, self.rates.noi_interval)
-        if (second + inst.key // 7) % interval:
+        if (second + inst.key // 7) % interval or not self.factor(inst, second):
             return None
         rng = self._rng(inst, _NOI, second)
         et = datetime.fromtimestamp(second, tz=UTC).astimezone(_ET)
@@ -552,6 +572,11 @@ class MarketModel:
             base = r.trades_per_second
         return base * inst.activity
 
+    def _opening_level(self, inst: Instrument, day: int) -> float:
+        """The level at 00:00 UTC of ``day``: around the instrument's price, drawn per day, so each day
+        plan can bridge to the next one's without computing it."""
+        return inst.price * math.exp(self._rng(inst, _OPEN, day).gauss(0.0, 0.02))
+
     def _day_plan(self, inst: Instrument, day: int) -> _DayPlan:
         key = (inst.cluster, inst.ticker, day)
         plan = self._days.get(key)
@@ -559,18 +584,18 @@ class MarketModel:
             return plan
         rng = self._rng(inst, _DAY, day)
         gauss, lognorm = rng.gauss, rng.lognormvariate
-        level = inst.price * math.exp(gauss(0.0, 0.02))
-        anchors = [level]
+        factors = self._factors(inst, day)
         counts: list[int] = []
         lots: list[int] = []
+        steps: list[float] = []
         lam = self._rate(inst) * 60.0
         sigma = inst.volatility
         extra_lots = max(inst.mean_lots - 1.0, 0.0)
         per_print = inst.cluster == "forex"
-        for _ in range(_MINUTES):
-            level *= math.exp(gauss(0.0, sigma))
-            anchors.append(level)
-            n = _poisson(rng, lam * lognorm(0.0, 0.35))
+        for m in range(_MINUTES):
+            f = factors[m]
+            steps.append(gauss(0.0, sigma if f else sigma * _CLOSED_VOLATILITY))
+            n = _poisson(rng, lam * f * lognorm(0.0, 0.35))
             counts.append(n)
             if not inst.sized:
                 lots.append(0)
@@ -578,11 +603,18 @@ class MarketModel:
                 lots.append(n)
             else:
                 lots.append(n + round(n * extra_lots * lognorm(-0.08, 0.4)))
+        # a geometric walk bridged from this day's opening level to the next day's: continuous
+        x0 = math.log(self._opening_level(inst, day))
+        x1 = math.log(self._opening_level(inst, day + 1))
+        walk = [0.0, *accumulate(steps)]
+        pull = (x1 - x0 - walk[-1]) / _MINUTES
+        anchors = [math.exp(x0 + w + pull * m) for m, w in enumerate(walk)]
         unit = inst.lot / inst.size_scale
         cum_lots = [0, *accumulate(lots)]
         dollars = (lots[m] * unit * (anchors[m] + anchors[m + 1]) / 2 for m in range(_MINUTES))
         cum_dollar = [0.0, *accumulate(dollars)]
-        official_open = round(round(anchors[0] / inst.tick) * inst.tick, inst.decimals)
+        first = next((m for m, f in enumerate(factors) if f >= 0.5), 0)  # the regular session's open
+        official_open = round(round(anchors[first] / inst.tick) * inst.tick, inst.decimals)
         return self._days.put(key, _DayPlan(anchors, counts, lots, cum_lots, cum_dollar, official_open))
 
     def _minute_plan(self, inst: Instrument, minute: int) -> _MinutePlan:
@@ -737,7 +769,7 @@ class MarketModel:
 
     def _make_quotes(self, inst: Instrument, second: int) -> tuple[list[int], list[Quote]]:
         rng = self._rng(inst, _QUOTES, second)
-        n = _poisson(rng, self._rate(inst) * self.rates.quotes_per_trade)
+        n = _poisson(rng, self._rate(inst) * self.rates.quotes_per_trade * self.factor(inst, second))
         if n == 0:
             return _EMPTY_TIMES, []
         tick, decimals = inst.tick, inst.decimals

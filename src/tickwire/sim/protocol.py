@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from tickwire.sim.channels import REALTIME_ONLY, Route, split_channel, split_params
+from tickwire.sim.faults import Entitlements
 from tickwire.sim.observe import key_id
 
 __all__ = [
@@ -98,9 +99,17 @@ class Outcome:
 class ServerSession:
     """Auth state and the confirmed subscription set of one connection."""
 
-    def __init__(self, route: Route, policy: AuthPolicy, *, option_quote_limit: int = 1000) -> None:
+    def __init__(
+        self,
+        route: Route,
+        policy: AuthPolicy,
+        *,
+        option_quote_limit: int = 1000,
+        entitlements: Entitlements | None = None,
+    ) -> None:
         self.route = route
         self.policy = policy
+        self.entitlements = entitlements or Entitlements()
         self.option_quote_limit = option_quote_limit
         self.authenticated = False
         self.key_id: str | None = None
@@ -150,7 +159,7 @@ class ServerSession:
     def _subscribe(self, channels: tuple[str, ...]) -> Outcome:
         out = Outcome("subscribe", channels)
         for channel in channels:
-            error = self._check(channel)
+            error = self._check(channel) or self.entitlements.check(channel)
             if error is None and self._over_option_quote_limit(channel):
                 limit = self.option_quote_limit
                 error = f"option quotes are limited to {limit} contracts per connection: {channel}"

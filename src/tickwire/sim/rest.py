@@ -302,13 +302,12 @@ class SimRestServer:
             hits.append(now)
 
     def _instrument_of(self, ticker: str) -> Any:
-        cluster = _PREFIX_CLUSTER.get(ticker[:2], "stocks")
-        universe = self.model.universe
-        for candidate in (ticker, ticker[2:] if cluster in ("crypto", "forex") else ticker):
-            inst = universe.get(cluster, universe.canonical(cluster, candidate))
-            if inst is not None:
-                return inst
-        return None
+        """The instrument of a ticker in the REST service's forms: ``AAPL``, ``O:SPY251219C00600000``,
+        ``I:SPX``, ``X:BTCUSD`` and ``C:EURUSD`` (the stream's ``BTC-USD``/``EUR/USD`` work too)."""
+        cluster = _PREFIX_CLUSTER.get(ticker[:2].upper(), "stocks")
+        if cluster in ("crypto", "forex", "options", "indices"):
+            ticker = ticker[:2].upper() + ticker[2:]
+        return self.model.universe.get(cluster, ticker)
 
     def _next_url(self, path: str, query: dict[str, str]) -> str:
         return f"{self.url}{path}?" + "&".join(f"{k}={v}" for k, v in query.items())

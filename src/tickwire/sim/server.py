@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from picows import WSUpgradeRequest
 
 from tickwire.sim.base import Refusal, SimulatorBase
+from tickwire.sim.calendar import MarketClock
 from tickwire.sim.channels import MARKETS, Route, parse_route
 from tickwire.sim.connection import SimConnection
+from tickwire.sim.faults import Entitlements
 from tickwire.sim.feed import RouteFeed, Selection, assemble_frames, select, union
 from tickwire.sim.instruments import Universe
 from tickwire.sim.market import Bar, MarketModel, Quote, Rates, Trade
@@ -57,7 +59,9 @@ class _Connection(SimConnection[ConnectionInfo]):
     def __init__(self, sim: MassiveSimulator, route: Route, conn_id: int) -> None:
         super().__init__(sim, route.path, conn_id)
         self.route = route
-        self.session = ServerSession(route, sim._policy, option_quote_limit=sim.option_quote_limit)
+        self.session = ServerSession(
+            route, sim._policy, option_quote_limit=sim.option_quote_limit, entitlements=sim.entitlements
+        )
         self.auth_order = 0
         self.auth_timer: asyncio.TimerHandle | None = None
         self.subs_key: frozenset[str] = frozenset()
@@ -111,6 +115,8 @@ class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
     :param tick_interval: seconds between data pushes.
     :param valid_keys: keys that authenticate; ``None`` accepts any non-empty key.
     :param plan_denied_keys: keys that get the "Your plan doesn't include websocket access" ``auth_failed``.
+    :param denied_channels: channels (``"T.AAPL"``) or channel prefixes (``"Q"``) the plan lacks:
+        each subscribe to one gets an ``error`` status, on every connection (see :meth:`deny_channels`).
     :param legacy_auth: answer auth in the 2019-20 / Alpaca dialect (``success``/``authenticated``).
     :param max_connections: connections per (key, cluster path); ``None`` for no limit.
     :param auth_timeout: seconds a connection may stay unauthenticated before ``auth_timeout`` and a close.
@@ -123,7 +129,11 @@ class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
     :param option_quote_limit: options ``Q`` contracts allowed per connection.
     :param max_frame_size: largest client frame accepted.
     :param speed: how fast market time runs against the wall clock (60: a minute bar every
-        second); market time starts at the wall clock when the simulator is created.
+        second), from where ``start`` puts it.
+    :param start: where the market clock starts: ``"session"`` (the default: the wall clock during a
+        regular US session, else 11:00 US/Eastern of the latest trading day, so stocks trade
+        whenever it is started), ``"now"`` (the wall clock; stocks then follow the real sessions)
+        or Unix ms.
     :param socket_send_buffer: ``SO_SNDBUF`` for accepted sockets (small values make a slow consumer
         show up in the server buffer sooner, e.g. in tests); ``None`` keeps the OS default.
     :param rest: also serve the REST API (aggregates, trades, previous close, snapshot) from the same
@@ -144,6 +154,7 @@ class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
         tick_interval: float = 0.05,
         valid_keys: Iterable[str] | None = None,
         plan_denied_keys: Iterable[str] = (),
+        denied_channels: Iterable[str] = (),
         legacy_auth: bool = False,
         max_connections: int | None = 1,
         auth_timeout: float = 10.0,
@@ -157,6 +168,7 @@ class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
         max_frame_size: int = 16 * 1024 * 1024,
         socket_send_buffer: int | None = None,
         speed: float = 1.0,
+        start: str | int = "session",
         rest: bool | RestOptions = False,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -186,9 +198,11 @@ class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
         self.quirks = quirks
         self.option_quote_limit = option_quote_limit
         self.speed = speed
-        self._epoch_ns = time.time_ns()
+        self.clock = MarketClock(start, speed)
         self.model = MarketModel(seed, rates, universe)
         self._policy = AuthPolicy.from_keys(valid_keys, plan_denied_keys, legacy_auth)
+        self.entitlements = Entitlements()
+        self.entitlements.deny(*denied_channels)
         self._feeds: dict[str, RouteFeed] = {}
         self._actions: list[ActionRecord] = []
         self._auth_order = itertools.count(1)
@@ -224,11 +238,8 @@ class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
         return f"{self.url}/{'delayed/' if delayed else ''}{market}"
 
     def now_ms(self) -> int:
-        """The market clock in Unix ms: the wall clock, or faster with ``speed``."""
-        now = time.time_ns()
-        if self.speed == 1.0:
-            return now // 1_000_000
-        return (self._epoch_ns + int((now - self._epoch_ns) * self.speed)) // 1_000_000
+        """The market clock in Unix ms (see ``start`` and ``speed``)."""
+        return self.clock.now_ms()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -259,6 +270,15 @@ class MassiveSimulator(SimulatorBase[_Connection, Counters, ConnectionInfo]):
         return [("tickwire-sim-tick", self._every(self.tick_interval, step, "tick"))]
 
     # ------------------------------------------------------------------ faults of this dialect
+
+    def deny_channels(self, *patterns: str, message: str | None = None) -> None:
+        """A plan without these channels (``"T.AAPL"``) or channel prefixes (``"Q"``): each subscribe
+        gets ``error`` with ``message`` (``{channel}`` filled in), on every connection."""
+        self.entitlements.deny(*patterns, message=message)
+
+    def allow_channels(self, *patterns: str) -> None:
+        """Undo :meth:`deny_channels` (no patterns: all of them)."""
+        self.entitlements.allow(*patterns)
 
     def send_status(
         self, status: str, message: str, close_code: int | None = None, endpoint: str | None = None

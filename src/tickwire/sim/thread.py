@@ -200,6 +200,10 @@ class SimulatorThread(ThreadFacade[MassiveSimulator]):
     def url_for(self, cluster: str = "stocks", delayed: bool = False) -> str:
         return self.simulator.url_for(cluster, delayed)
 
+    def now_ms(self) -> int:
+        """The market clock (Unix ms)."""
+        return self.simulator.now_ms()
+
     def send_status(
         self, status: str, message: str, close_code: int | None = None, endpoint: str | None = None
     ) -> int:

@@ -7,8 +7,9 @@ it is the single source of truth for resubscribing. ``confirmed`` is what the cu
 connection's server acknowledged; ``pending_sub``/``pending_unsub`` were sent and await
 an acknowledgement. A new connection clears everything but ``desired``; ``diff()`` then
 yields exactly the channels to (un)subscribe so that the server converges on
-``desired``. A channel the server rejects leaves ``desired`` (so it is not re-sent
-forever) and is reported by the session as an event.
+``desired``. A channel the server rejects (a plan without the entitlement, a malformed
+ticker) leaves ``desired``, so it is not re-sent after every reconnect; it is kept in
+``rejected`` with the server's message and counted, and the session reports it once as an event.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ class SubscriptionSet:
         self.pending_sub: set[str] = set()
         self.pending_unsub: set[str] = set()
         self._removed: dict[str, None] = {}  # removal order, so unsubscribe requests keep it
+        self.rejected: dict[str, str] = {}  # channel -> the server's message
+        self.rejected_count = 0
 
     def add(self, channels: Iterable[str]) -> list[str]:
         """Add to the desired set; returns the channels that were new."""
         new = [c for c in dict.fromkeys(channels) if c not in self.desired]
         for c in new:
             self.desired[c] = None
+            self.rejected.pop(c, None)  # asked again: the user wants it tried again
         return new
 
     def remove(self, channels: Iterable[str]) -> list[str]:
@@ -77,12 +81,23 @@ class SubscriptionSet:
         self.pending_sub.discard(channel)
         self.confirmed.discard(channel)
 
-    def reject(self, channel: str) -> None:
-        """The server refused ``channel``: forget it everywhere, desired included."""
+    def reject(self, channel: str, message: str = "") -> bool:
+        """The server refused ``channel``: forget it everywhere, desired included, and remember why.
+        False if it was not ours (nothing desired, pending or confirmed by that name)."""
+        known = channel in self.desired or channel in self.pending or channel in self.confirmed
         self.pending_sub.discard(channel)
         self.pending_unsub.discard(channel)
         self.confirmed.discard(channel)
         self.desired.pop(channel, None)
+        if known:
+            self.rejected[channel] = message
+            self.rejected_count += 1
+        return known
+
+    def oldest_pending(self) -> str | None:
+        """The pending subscription sent first (requests go out in desired order), or None: the one
+        a server reply that names no channel answers."""
+        return next((c for c in self.desired if c in self.pending_sub), None)
 
     @property
     def pending(self) -> set[str]:

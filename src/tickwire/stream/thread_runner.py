@@ -17,9 +17,13 @@ Theory of operation
 
 :meth:`ThreadRunner.stop` is graceful, idempotent and callable from any thread, ``deliver``
 included (it then returns at once and the stream ends after the current item): nothing is
-delivered after it. :meth:`ThreadRunner.call` runs a function on the loop's thread, where the
-session lives (sessions are not thread-safe), or right away while the loop has not started.
-Any callback front-end (Massive's ``StreamClient``, a future Alpaca one) is an adapter over this.
+delivered after it. On the loop, a stop request only sets a flag that the I/O thread's main
+coroutine awaits (so a request arriving while the loop winds down after a fatal error creates no
+task the loop would never run), and the runner counts as ended (:meth:`wait`) only once the I/O
+thread has closed its loop: nothing of it outlives the stream. :meth:`ThreadRunner.call` runs a
+function on the loop's thread, where the session lives (sessions are not thread-safe), or right
+away while the loop has not started. Any callback front-end (Massive's ``StreamClient``, a future
+Alpaca one) is an adapter over this.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ class ThreadRunner:
         self._ended = threading.Event()
         self._handoff: queue.SimpleQueue[list[Item] | None] = queue.SimpleQueue()
         self._delivered: asyncio.Event | None = None
-        self._closing: asyncio.Task[None] | None = None
+        self._stop_requested: asyncio.Event | None = None
         self._stopping = False
 
     def __repr__(self) -> str:
@@ -195,17 +199,23 @@ class ThreadRunner:
 
     async def _io_main(self, loop: asyncio.AbstractEventLoop) -> None:
         self._delivered = asyncio.Event()
+        self._stop_requested = asyncio.Event()
         self._loop = loop
         try:
             await self.consumer.start()
         finally:
             self._ready.set()
+        closer = loop.create_task(self._close_when_stopped(self._stop_requested))
         try:
             await self._pump(self._delivered)
         finally:
             self._handoff.put(None)
             with self._lock:
-                self._loop = None  # no call() is queued from here on
+                self._loop = None  # no call() or stop request is queued from here on
+            if not self._stop_requested.is_set():
+                closer.cancel()  # it only waited: the stream ended by itself
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await closer
         await self.consumer.close()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await self.consumer.wait_closed()  # a fatal error is the consumer's to report (.error)
@@ -226,7 +236,14 @@ class ThreadRunner:
                 log.exception("the stream failed")
 
     def _begin_close(self) -> None:
-        self._closing = asyncio.get_running_loop().create_task(self.consumer.close())
+        """On the loop (from :meth:`stop`): only a flag, so a request that arrives while the loop
+        winds down creates no task it would never run."""
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    async def _close_when_stopped(self, requested: asyncio.Event) -> None:
+        await requested.wait()
+        await self.consumer.close()  # ends raw_items(), so the pump returns
 
     # -- the dispatch thread ----------------------------------------------------------
 
@@ -251,6 +268,9 @@ class ThreadRunner:
                 self._finished()
             except Exception:
                 log.exception("the stream's finished callback failed")
+            io = self._io
+            if io is not None and io is not threading.current_thread():
+                io.join()  # "ended" means the loop is closed too: nothing of it outlives wait()
             self._ended.set()
 
     def _wake_pump(self) -> None:

@@ -6,7 +6,7 @@ from tickwire.sim.alpaca import FEEDS, alpaca_universe, wire
 from tickwire.sim.alpaca.stream import FeedStream
 from tickwire.sim.market import MINUTE_MS, MarketModel, Rates
 
-DAY0 = 1_750_000_000_000 // MINUTE_MS * MINUTE_MS  # a minute mark
+DAY0 = 1_764_000_000_000 // MINUTE_MS * MINUTE_MS  # a minute mark in a regular session (Mon 11:00 ET)
 
 
 def test_bar_updated_bar_and_daily_bar_come_at_their_marks_with_the_models_values() -> None:

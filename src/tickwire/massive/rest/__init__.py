@@ -22,9 +22,12 @@ from tickwire.massive.rest.models import (
     Agg,
     LastQuote,
     LastTrade,
+    MinuteSnapshot,
     PreviousClose,
+    PreviousCloseAgg,
     Snapshot,
     SnapshotBar,
+    TickerSnapshot,
     Trade,
 )
 
@@ -38,12 +41,15 @@ __all__ = [
     "Bars",
     "LastQuote",
     "LastTrade",
+    "MinuteSnapshot",
     "PreviousClose",
+    "PreviousCloseAgg",
     "RateLimited",
     "RestClient",
     "RestError",
     "Snapshot",
     "SnapshotBar",
+    "TickerSnapshot",
     "Trade",
     "Trades",
 ]

@@ -3,10 +3,14 @@
 Attribute names follow the official ``massive`` client (``Agg.open``, ``Trade.sip_timestamp``...);
 the wire names (``o``, ``h``, ``t``...) are mapped with ``msgspec.field(name=...)``, so a page
 is decoded straight into typed objects. Unknown fields are ignored; every field is optional,
-as in the official client, because the service omits what it does not know.
+as in the official client, because the service omits what it does not know. Class names are the
+official client's too (a test checks classes and fields against the installed ``massive``);
+``PreviousClose``, ``SnapshotBar`` and ``Snapshot``, tickwire's earlier names, remain as aliases.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import msgspec
 
@@ -16,11 +20,14 @@ __all__ = [
     "ErrorBody",
     "LastQuote",
     "LastTrade",
+    "MinuteSnapshot",
     "PreviousClose",
+    "PreviousCloseAgg",
     "PreviousClosePage",
     "Snapshot",
     "SnapshotBar",
     "SnapshotPage",
+    "TickerSnapshot",
     "Trade",
     "TradesPage",
 ]
@@ -58,7 +65,7 @@ class Trade(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     decimal_size: str | None = None
 
 
-class PreviousClose(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+class PreviousCloseAgg(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """The previous trading day's bar (``/v2/aggs/ticker/{ticker}/prev``)."""
 
     ticker: str | None = msgspec.field(name="T", default=None)
@@ -72,7 +79,7 @@ class PreviousClose(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     transactions: int | None = msgspec.field(name="n", default=None)
 
 
-class SnapshotBar(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+class MinuteSnapshot(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """The ``day``, ``prevDay`` and ``min`` bars of a ticker snapshot."""
 
     open: float | None = msgspec.field(name="o", default=None)
@@ -94,7 +101,12 @@ class LastTrade(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     exchange: int | None = msgspec.field(name="x", default=None)
     conditions: list[int] | None = msgspec.field(name="c", default=None)
     id: str | None = msgspec.field(name="i", default=None)
-    timestamp: int | None = msgspec.field(name="t", default=None)
+    sip_timestamp: int | None = msgspec.field(name="t", default=None)
+
+    @property
+    def timestamp(self) -> int | None:
+        """Deprecated: ``sip_timestamp`` (the official client's name)."""
+        return _deprecated_timestamp(self.sip_timestamp)
 
 
 class LastQuote(msgspec.Struct, kw_only=True, frozen=True, gc=False):
@@ -104,21 +116,39 @@ class LastQuote(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     bid_size: float | None = msgspec.field(name="s", default=None)
     ask_price: float | None = msgspec.field(name="P", default=None)
     ask_size: float | None = msgspec.field(name="S", default=None)
-    timestamp: int | None = msgspec.field(name="t", default=None)
+    sip_timestamp: int | None = msgspec.field(name="t", default=None)
+
+    @property
+    def timestamp(self) -> int | None:
+        """Deprecated: ``sip_timestamp`` (the official client's name)."""
+        return _deprecated_timestamp(self.sip_timestamp)
 
 
-class Snapshot(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+class TickerSnapshot(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """A ticker snapshot (``/v2/snapshot/locale/us/markets/{market}/tickers/{ticker}``) for dashboards."""
 
     ticker: str | None = None
     todays_change: float | None = msgspec.field(name="todaysChange", default=None)
     todays_change_percent: float | None = msgspec.field(name="todaysChangePerc", default=None)
     updated: int | None = None
-    day: SnapshotBar | None = None
-    min: SnapshotBar | None = None
-    prev_day: SnapshotBar | None = msgspec.field(name="prevDay", default=None)
+    day: MinuteSnapshot | None = None
+    min: MinuteSnapshot | None = None
+    prev_day: MinuteSnapshot | None = msgspec.field(name="prevDay", default=None)
     last_trade: LastTrade | None = msgspec.field(name="lastTrade", default=None)
     last_quote: LastQuote | None = msgspec.field(name="lastQuote", default=None)
+
+
+PreviousClose = PreviousCloseAgg
+"""Deprecated alias of :class:`PreviousCloseAgg`."""
+SnapshotBar = MinuteSnapshot
+"""Deprecated alias of :class:`MinuteSnapshot`."""
+Snapshot = TickerSnapshot
+"""Deprecated alias of :class:`TickerSnapshot`."""
+
+
+def _deprecated_timestamp(value: int | None) -> int | None:
+    warnings.warn("timestamp is deprecated: use sip_timestamp", DeprecationWarning, stacklevel=3)
+    return value
 
 
 class _Envelope(msgspec.Struct, kw_only=True, gc=False):
@@ -139,11 +169,11 @@ class TradesPage(_Envelope, kw_only=True, gc=False):
 
 
 class PreviousClosePage(_Envelope, kw_only=True, gc=False):
-    results: list[PreviousClose] | None = None
+    results: list[PreviousCloseAgg] | None = None
 
 
 class SnapshotPage(_Envelope, kw_only=True, gc=False):
-    ticker: Snapshot | None = None
+    ticker: TickerSnapshot | None = None
 
 
 class ErrorBody(msgspec.Struct, kw_only=True, gc=False):

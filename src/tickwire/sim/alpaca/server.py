@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from picows import WSFrame, WSMsgType, WSTransport, WSUpgradeRequest
 
+from tickwire.alpaca.keys import LOCAL_KEY_ID, LOCAL_SECRET_KEY
 from tickwire.sim.alpaca import build, wire
 from tickwire.sim.alpaca.codes import CLOSE_CODE, CLOSING, ErrorCode
 from tickwire.sim.alpaca.feeds import FAKEPACA, FEED_BY_PATH, FEEDS, Feed, feed_matches
@@ -58,6 +59,7 @@ from tickwire.sim.alpaca.observe import AlpacaAction, AlpacaConnectionInfo, Alpa
 from tickwire.sim.alpaca.session import Request, Subscriptions, parse_message
 from tickwire.sim.alpaca.stream import FeedStream, NewsDesk, Wanted, matches
 from tickwire.sim.base import Refusal, SimulatorBase
+from tickwire.sim.calendar import MarketClock
 from tickwire.sim.connection import SimConnection
 from tickwire.sim.instruments import Instrument, Universe, default_universe
 from tickwire.sim.market import MarketModel, Rates
@@ -70,9 +72,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SIM_KEY_ID", "SIM_SECRET_KEY", "AlpacaSimulator", "alpaca_universe"]
 
-SIM_KEY_ID = "PKTICKWIRESIM0000001"
-"""The simulator's built-in key id (a test key, public on purpose)."""
-SIM_SECRET_KEY = "tickwireAlpacaSimulatorTestSecret0000000"
+SIM_KEY_ID = LOCAL_KEY_ID
+"""The simulator's built-in key id (a test key, public on purpose; what a client sends a local
+server when it has no keys)."""
+SIM_SECRET_KEY = LOCAL_SECRET_KEY
 """Its secret."""
 
 _MSGPACK = "application/msgpack"
@@ -188,6 +191,10 @@ class AlpacaSimulator(SimulatorBase[_Conn, AlpacaCounters, AlpacaConnectionInfo]
     :param max_events_per_frame: data items per frame at most (1: one item per frame).
     :param delay: seconds ``delayed_sip`` lags behind.
     :param speed: how fast market time runs against the wall clock (60: a minute bar a second).
+    :param start: where the market clock starts: ``"session"`` (the default: the wall clock during a
+        regular US session, else 11:00 US/Eastern of the latest trading day, so stocks trade
+        whenever it is started), ``"now"`` (the wall clock; stocks then follow the real sessions)
+        or Unix ms.
     :param news_interval: seconds of market time between articles on ``/v1beta1/news`` (``None``: none).
     :param correction_rate: share of stock trades followed by a correction (``c``).
     :param cancel_rate: share of stock trades followed by a cancel (``x``).
@@ -217,6 +224,7 @@ class AlpacaSimulator(SimulatorBase[_Conn, AlpacaCounters, AlpacaConnectionInfo]
         max_events_per_frame: int = 1_000,
         delay: float = 900.0,
         speed: float = 1.0,
+        start: str | int = "session",
         news_interval: float | None = 30.0,
         correction_rate: float = 0.0,
         cancel_rate: float = 0.0,
@@ -260,7 +268,7 @@ class AlpacaSimulator(SimulatorBase[_Conn, AlpacaCounters, AlpacaConnectionInfo]
         self._keys = {SIM_KEY_ID: SIM_SECRET_KEY, **(keys or {})}
         self._plans = {k: frozenset(v) for k, v in (plans or {}).items()}
         self._v2_disabled = frozenset(v2_disabled_keys)
-        self._epoch_ns = time.time_ns()
+        self.clock = MarketClock(start, speed)
         self._streams: dict[str, FeedStream] = {}
         stocks = [i.ticker for i in self.model.universe.instruments("stocks") if i.ticker != FAKEPACA]
         self.news = NewsDesk(seed, stocks, None if news_interval is None else int(news_interval * 1000))
@@ -291,11 +299,8 @@ class AlpacaSimulator(SimulatorBase[_Conn, AlpacaCounters, AlpacaConnectionInfo]
         return SIM_SECRET_KEY
 
     def now_ms(self) -> int:
-        """The market clock in Unix ms: the wall clock, or faster with ``speed``."""
-        now = time.time_ns()
-        if self.speed == 1.0:
-            return now // 1_000_000
-        return (self._epoch_ns + int((now - self._epoch_ns) * self.speed)) // 1_000_000
+        """The market clock in Unix ms (see ``start`` and ``speed``)."""
+        return self.clock.now_ms()
 
     def run_in_thread(self) -> AlpacaThread:
         """A blocking facade running this simulator on its own event loop in a daemon thread."""
