@@ -35,8 +35,8 @@ PINNED = {
     "LimitUpLimitDown", "Market", "MassiveEvent", "MetricsSnapshot", "RateLimited", "RawEvent",
     "Reconnected", "RestError", "Status", "SubscriptionError", "SubscriptionRejected", "TLSError",
     "TickwireError", "__version__",
-    "DataRefused", "FatalStreamError", "NatsRefused", "NatsUnavailable", "PublishError", "SinkError",
-    "StreamTaken",
+    "DataRefused", "FatalStreamError", "LeaseLost", "NatsRefused", "NatsUnavailable", "PublishError",
+    "SinkError", "StreamTaken",
 }  # fmt: skip
 
 MASSIVE_EVENTS = {
@@ -74,7 +74,7 @@ ALPACA_PINNED = {
 
 ERRORS = {
     "AuthError", "ConfigError", "ConnectionLost", "DataRefused", "FatalStreamError", "JournalError",
-    "NatsRefused", "NatsUnavailable", "PublishError",
+    "LeaseLost", "NatsRefused", "NatsUnavailable", "PublishError",
     "RateLimited", "RestError", "SinkError", "StreamTaken", "StreamWarning", "SubscriptionError",
     "TLSError", "TickwireError",
 }  # fmt: skip

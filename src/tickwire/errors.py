@@ -14,6 +14,7 @@ __all__ = [
     "DataRefused",
     "FatalStreamError",
     "JournalError",
+    "LeaseLost",
     "NatsRefused",
     "NatsUnavailable",
     "PublishError",
@@ -94,6 +95,11 @@ class StreamTaken(SinkError):
 
 class NatsUnavailable(SinkError, ConnectionError):
     """The NATS server cannot be reached, closed the connection or did not answer in time."""
+
+
+class LeaseLost(NatsUnavailable):
+    """This process no longer holds the HA lease (:mod:`tickwire.ha`): it must not publish nor
+    connect upstream. (Exported by :mod:`tickwire.ha`; not in the top-level API pinned here.)"""
 
 
 class NatsRefused(SinkError):

@@ -7,14 +7,18 @@ import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from tests.sinks.feed import STOCKS, batches, journal_id
 from tests.sinks.stores import Store, read_files, store
 from tests.waiting import until
-from tickwire.sinks import FileSink, ParquetSink, RollPolicy, SinkBatch
+from tickwire.massive.models import EquityTrade
+from tickwire.sinks import FileSink, ParquetSink, RollPolicy, SinkBatch, sink_from_url
 from tickwire.sinks.files import RollingFileSink, file_name
+from tickwire.sinks.rows import event_from_row
 
 NAME = re.compile(r"^(?P<j>[a-z0-9]+)-(?P<s>\d{19})-(?P<e>\d{19})\.(parquet|csv|jsonl)$")
 
@@ -161,3 +165,35 @@ async def test_batches_of_another_journal_roll_the_buffer_first(tmp_path: Path) 
     assert await sink.watermark(j2) == b.end
     with pytest.raises(ValueError, match="cannot name a file"):
         await sink.write(SinkBatch("../x", 0, 1))
+
+
+def _json_lines(root: Path) -> list[dict[str, Any]]:
+    return [
+        msgspec.json.decode(line)
+        for path in sorted(root.rglob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+
+
+@pytest.mark.parametrize("wire", [False, True])
+async def test_json_lines_hold_the_normalized_rows_or_the_wire_form_when_asked(
+    tmp_path: Path, wire: bool
+) -> None:
+    j = journal_id()
+    sink = sink_from_url(f"jsonl:{tmp_path}" + ("?wire=1" if wire else ""), STOCKS)
+    await sink.open()
+    (b,) = batches(j, 9, 9)
+    await sink.write(b)
+    await sink.close()
+    lines = _json_lines(tmp_path)
+    trades = [line for line in lines if line["ev"] == "T"]
+    assert len(lines) == 9 and trades and all(line["_journal"] == j for line in lines)
+    for t in trades:
+        if wire:
+            assert {"sym", "p", "s", "t"} <= set(t) and "symbol" not in t
+        else:
+            spec = STOCKS.table_for(EquityTrade)
+            assert spec is not None
+            assert list(t)[:-2] == spec.column_names and t["ts"] == t["timestamp"] * 1_000_000
+            del t["_journal"], t["_pos"]
+            assert isinstance(event_from_row(spec, t), EquityTrade)

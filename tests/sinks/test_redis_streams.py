@@ -9,17 +9,29 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 from redis import exceptions as rex
 
 from tests.services import service_url, unavailable
-from tests.sinks.feed import STOCKS, T0, batch, batches, hostile, journal_id, market, with_control
+from tests.sinks.feed import (
+    STOCKS,
+    T0,
+    batch,
+    batches,
+    hostile,
+    journal_id,
+    market,
+    positions_of,
+    with_control,
+)
 from tickwire.journal.position import position
 from tickwire.massive.models import EquityTrade
 from tickwire.sinks import RedisStreamSink, SinkBatch, sink_from_url
 from tickwire.sinks.base import DataRefused
 from tickwire.sinks.redis_streams import StreamTaken, entry_id, entry_position
+from tickwire.sinks.rows import event_from_row
 
 URL = service_url("TICKWIRE_REDIS_URL")
 
@@ -39,11 +51,13 @@ class Redis:
         return sorted(keys)
 
     async def entries(self) -> list[tuple[str, int, bytes]]:
-        """``(journal, position, event JSON)`` of every entry, in position order."""
+        """``(journal, position, row JSON)`` of every entry (the wire JSON of ``wire`` sinks), in
+        position order."""
         out = []
         for key in await self.streams():
             for eid, fields in await self.client.xrange(key):
-                out.append((fields[b"_journal"].decode(), entry_position(eid), fields[b"ev"]))
+                data = fields.get(b"row", fields.get(b"ev"))
+                out.append((fields[b"_journal"].decode(), entry_position(eid), data))
         return sorted(out, key=lambda e: (e[0], e[1]))
 
 
@@ -285,3 +299,23 @@ def test_the_url_sets_prefix_per_symbol_and_maxlen() -> None:
     assert isinstance(sink, RedisStreamSink)
     assert (sink.prefix, sink.per_symbol, sink.maxlen) == ("zz", True, 500) and "pw" not in sink.name
     assert sink.watermark_key("0123456789abcdef") == "zz:watermark:0123456789abcdef"
+
+
+async def test_entries_hold_the_normalized_row_and_the_wire_form_only_when_asked(rd: Redis) -> None:
+    evs = market(6)
+    j = journal_id()
+    await fill(rd.make(), [batch(j, 0, evs)])
+    rows = [msgspec.json.decode(data) for _, _, data in await rd.entries()]
+    by_pos = dict(zip(positions_of(0, 6), evs, strict=True))
+    for (_, pos, data), row in zip(await rd.entries(), rows, strict=True):
+        ev = by_pos[pos]
+        spec = STOCKS.table_for(type(ev))
+        assert spec is not None and list(row) == spec.column_names
+        assert row["symbol"] == ev.symbol and row["ts"] == ev.timestamp * 1_000_000
+        assert event_from_row(spec, data) == ev
+    wire = f"{rd.prefix}:w"  # under the fixture's prefix: cleaned up with it
+    await fill(RedisStreamSink(URL, STOCKS, prefix=wire, wire=True), [batch(j, 0, evs)])
+    keys = [k async for k in rd.client.scan_iter(f"{wire}:massive:*")]
+    raw = [fields for key in keys for _, fields in await rd.client.xrange(key)]
+    assert len(raw) == 6 and all(b"row" not in f and b'"sym"' in f[b"ev"] for f in raw)
+    assert sink_from_url(f"{URL}?wire=1", STOCKS).wire  # type: ignore[attr-defined]

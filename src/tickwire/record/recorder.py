@@ -198,6 +198,8 @@ class Recorder:
         self._rate = (time.monotonic(), 0, 0.0)
         self._head_at_start = 0
         self._timer_error: str | None = None
+        self.on_journal_open: Callable[[JournalWriter], None] | None = None
+        """Called with the opened journal before the sinks start (:mod:`tickwire.ha` sets it)."""
 
     def _meta(self, options: dict[str, Any]) -> dict[str, Any]:
         """The journal's session metadata: what was recorded, from where (no secrets)."""
@@ -277,6 +279,8 @@ class Recorder:
             if j is not None:
                 j.open()
                 self._head_at_start = j.next_seq
+                if self.on_journal_open is not None:  # HA: a new term publishes from here on
+                    self.on_journal_open(j)
                 self._save_sink_urls()
                 if self.sinks:
                     self.tail = JournalTail(

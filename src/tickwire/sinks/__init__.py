@@ -6,6 +6,7 @@ journal and a replay never writes an event twice. :func:`sink_from_url` builds o
 
     duckdb:PATH
     parquet:DIR  csv:DIR  jsonl:DIR      ?rows=1000000&bytes=64MiB&seconds=60 (when a file is rolled)
+    jsonl:DIR?wire=1  redis://...?wire=1 (the provider's wire JSON instead of the normalized rows)
     postgresql://user@host/db?schema=tickwire
     redis://host:6379/0?per=symbol&maxlen=1000000&prefix=md
     nats://host:4222?stream=MD_MASSIVE_STOCKS&prefix=md&window=600&bucket=tickwire_watermarks
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tickwire.errors import ConfigError
@@ -60,6 +61,7 @@ _OURS = {
     "seconds",
     "window",
     "bucket",
+    "wire",
 }
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -116,6 +118,18 @@ def _number(text: str, what: str) -> float:
     return value
 
 
+def _flag(params: dict[str, str], name: str) -> bool:
+    """``?wire=1`` (or ``true``/``yes``/``on``; ``0``/``false``/``no``/``off`` or absent: off)."""
+    if name not in params:
+        return False
+    value = params[name].strip().lower()
+    if value in ("", "1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}= must be 1 or 0, not {value!r}")
+
+
 def sink_from_url(url: str, tables: TableRegistry) -> Sink:
     """A sink from a sink URL (see the module doc); :class:`ConfigError` says what is accepted."""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
@@ -134,7 +148,8 @@ def sink_from_url(url: str, tables: TableRegistry) -> Sink:
         elif scheme == "parquet":
             sink = ParquetSink(path, tables, roll=_roll_policy(params))
         else:
-            sink = FileSink(path, tables, "csv" if scheme == "csv" else "jsonl", roll=_roll_policy(params))
+            fmt: Literal["csv", "jsonl"] = "csv" if scheme == "csv" else "jsonl"
+            sink = FileSink(path, tables, fmt, roll=_roll_policy(params), wire=_flag(params, "wire"))
     elif scheme in ("postgres", "postgresql"):
         sink = PostgresSink(base, tables, schema=params.get("schema", "tickwire"))
     elif scheme in ("redis", "rediss"):
@@ -148,6 +163,7 @@ def sink_from_url(url: str, tables: TableRegistry) -> Sink:
             prefix=params.get("prefix", "md"),
             per_symbol=params.get("per") == "symbol",
             maxlen=maxlen,
+            wire=_flag(params, "wire"),
         )
     elif scheme in ("nats", "tls"):
         nats_options: dict[str, Any] = {}

@@ -45,6 +45,7 @@ from tickwire.errors import ConfigError
 from tickwire.events import Event
 from tickwire.sinks.arrow import CONVERSION_ERRORS, to_arrow
 from tickwire.sinks.base import SinkBatch, by_table, unwritten
+from tickwire.sinks.rows import row_json
 from tickwire.tables import TableRegistry, TableSpec
 
 __all__ = ["FileSink", "RollPolicy", "RollingFileSink", "file_name"]
@@ -323,8 +324,9 @@ def _fsync(path: Path) -> None:
 
 class FileSink(RollingFileSink):
     """CSV (a header per file; lists and JSON values as JSON text, decimals in plain notation) or
-    JSON lines (each event as tickwire encodes it, for Massive the wire form, plus ``_journal`` and
-    ``_pos``; decimals as strings)."""
+    JSON lines: each event's normalized row (the table's columns, ``ts`` in int ns; see
+    :mod:`tickwire.sinks.rows`) plus ``_journal`` and ``_pos``, or with ``wire=True`` the event as
+    tickwire encodes it (for Massive the wire keys ``sym``, ``p``, ``t``...)."""
 
     def __init__(
         self,
@@ -334,18 +336,21 @@ class FileSink(RollingFileSink):
         *,
         roll: RollPolicy | None = None,
         fsync: bool = True,
+        wire: bool = False,
     ) -> None:
         if fmt not in ("csv", "jsonl"):
             raise ValueError(f"file format must be csv or jsonl, not {fmt!r}")
         self.fmt = fmt
         self.ext = fmt
+        self.wire = wire
         super().__init__(root, tables, roll=roll, fsync=fsync)
 
     def convert(
         self, spec: TableSpec, events: list[Event], journal: str, positions: list[int]
     ) -> tuple[Any, int]:
         if self.fmt == "jsonl":
-            lines = _json_lines(events, journal, positions)
+            objs = [_ENC.encode(ev) for ev in events] if self.wire else row_json(spec, events)
+            lines = _json_lines(objs, journal, positions)
             return lines, len(lines)
         table = _flatten(to_arrow(spec, events, journal, positions))
         return table, table.nbytes
@@ -360,13 +365,11 @@ class FileSink(RollingFileSink):
                 f.write(buf.getbuffer())
 
 
-def _json_lines(events: Sequence[Event], journal: str, positions: Sequence[int]) -> bytes:
-    """The events as JSON lines, each object ending ``"_journal":...,"_pos":N}``."""
+def _json_lines(objects: Sequence[bytes], journal: str, positions: Sequence[int]) -> bytes:
+    """JSON objects as lines, each ending ``"_journal":...,"_pos":N}``."""
     tail = b',"_journal":' + _ENC.encode(journal) + b',"_pos":'
-    enc = _ENC.encode
     out = bytearray()
-    for ev, pos in zip(events, positions, strict=True):
-        line = enc(ev)
+    for line, pos in zip(objects, positions, strict=True):
         out += line[:-1]
         out += tail
         out += str(pos).encode()

@@ -1,28 +1,19 @@
 """A minimal NATS client for the JetStream sink: one connection, the client protocol spoken directly.
 
-Why not nats-py for the publish path (measured, ``benchmarks/nats_sink.py``, nats-py 2.16: 300,000
-pre-encoded messages with ``Nats-Msg-Id`` into identically created streams, a window of 4,096
-unacknowledged messages, the modes interleaved in one run of 5 rounds; medians on the shared
-2 vCPU machine, ``benchmarks/results/nats_sink.md``):
-
-* this client: 60,065 events/s (the whole sink, encoding and KV watermark included: 42,235);
-* nats-py ``js.publish_async`` with ``publish_async_max_pending=4096``, ``wait_stall=None``,
-  ``publish_async_completed()`` per batch: 14,109 events/s, 23 % (18-27 % over three runs);
-* nats-py's plain ``nc.publish`` with a reply subject each and one subscription counting the acks,
-  the most its public API allows: 38,214 events/s, 64 % (47-64 %);
-* ``publish_async`` with a bounded ``wait_stall`` (which in Python 3.11 wraps every pending-limit
-  wait in a task and a timer): 3,875 events/s, 6 %.
-
-The server is not the limit (it takes this client's rate on the same cores). nats-py pays per
-message in Python: header dict encoding and validation, a NUID token and a Future per publish, and
-per ack a ``Msg``, a callback, ``json.loads`` and a ``PubAck``. Two more reasons: its pending
-``publish_async`` futures are never failed when the connection drops (a caller learns it only from
-its own timeout), and its reconnect loop, on by default, is what made ``record`` hang on a NATS
-that was down; even ``allow_reconnect=False, max_reconnect_attempts=0`` retries a dead server for
-ever on the first connect (0 means no limit there: nats.py#645, open), ``max_reconnect_attempts=1``
-is what fails fast (``consume_nats`` uses it). So the project rule (a well-kept library over code
-by hand) gives way here to a factor of four on the hot path; ``consume_nats`` and the tests use
-nats-py.
+Why not nats-py for the publish path (measured, ``benchmarks/nats_sink.py``, nats-py 2.16, medians
+on the shared 2 vCPU machine, ``benchmarks/results/nats_sink.md``): with one event per message
+(the sink's first layout) nats-py's ``js.publish_async`` reached 18-27 % of this client, its plain
+``nc.publish`` with counted acks 47-64 %: nats-py pays per message in Python (header dict encoding
+and validation, a NUID token and a Future per publish, and per ack a ``Msg``, a callback,
+``json.loads`` and a ``PubAck``). With the sink's batched messages (hundreds of events each) that
+cost is spread thin: ``publish_async`` measured 67-104 % of this client over three runs, so speed
+is no longer the reason to keep it. The failure behavior is, and batching does not change it: its
+pending ``publish_async`` futures are never failed when the connection drops (a caller learns it
+only from its own timeout), and its reconnect loop, on by default, is what made ``record`` hang on
+a NATS that was down; even ``allow_reconnect=False, max_reconnect_attempts=0`` retries a dead server
+for ever on the first connect (0 means no limit there: nats.py#645, open),
+``max_reconnect_attempts=1`` is what fails fast (``consume_nats`` uses it). ``consume_nats``, the HA
+lease (:mod:`tickwire.ha`) and the tests use nats-py.
 
 Here a batch is written as one buffer of ``HPUB`` frames, each with its own reply subject
 ``<inbox>.<generation>.<i>``; the acknowledgements are counted as they arrive (a JetStream ack is a
@@ -54,7 +45,7 @@ from tickwire.errors import NatsRefused, NatsUnavailable, PublishError
 from tickwire.redact import escape_terminal
 from tickwire.sinks.base import mask_url
 
-__all__ = ["NatsRefused", "NatsUnavailable", "NatsWire", "PublishError"]
+__all__ = ["NatsRefused", "NatsUnavailable", "NatsWire", "PublishError", "headers"]
 
 _JSON = msgspec.json.Encoder()
 _DECODE = msgspec.json.Decoder()
@@ -362,7 +353,8 @@ class NatsWire:
     # ------------------------------------------------------------------ publishing
 
     async def publish_acked(self, messages: Sequence[tuple[bytes, bytes, bytes]], chunk: int = 512) -> None:
-        """Publish ``(subject, Nats-Msg-Id, payload)`` messages and return once JetStream
+        """Publish ``(subject, headers, payload)`` messages (``headers``: a whole ``NATS/1.0``
+        block, see :func:`headers`) and return once JetStream
         acknowledged every one, with at most ``max_in_flight`` outstanding. Raises
         :class:`PublishError` naming the refused ones (after every ack came), and
         :class:`NatsUnavailable` for a lost connection or no ack within ``timeout``."""
@@ -384,9 +376,9 @@ class NatsWire:
                 writer.write(
                     b"".join(
                         [
-                            b"HPUB %b %b%d %d %d\r\nNATS/1.0\r\nNats-Msg-Id: %b\r\n\r\n%b\r\n"
-                            % (subject, prefix, i, 27 + len(mid), 27 + len(mid) + len(payload), mid, payload)
-                            for i, (subject, mid, payload) in enumerate(messages[sent:stop], sent)
+                            b"HPUB %b %b%d %d %d\r\n%b%b\r\n"
+                            % (subject, prefix, i, len(hdr), len(hdr) + len(payload), hdr, payload)
+                            for i, (subject, hdr, payload) in enumerate(messages[sent:stop], sent)
                         ]
                     )
                 )
@@ -435,6 +427,11 @@ class NatsWire:
             raise NatsUnavailable(
                 f"NATS {self.shown} did not answer a PING within {self.timeout:g} s"
             ) from None
+
+
+def headers(*pairs: tuple[bytes, bytes]) -> bytes:
+    """A ``NATS/1.0`` header block of ``(name, value)`` pairs (values must hold no CR/LF)."""
+    return b"NATS/1.0\r\n" + b"".join(b"%b: %b\r\n" % kv for kv in pairs) + b"\r\n"
 
 
 def _only_acks(buf: bytearray, prefix: bytes) -> tuple[int, int] | None:

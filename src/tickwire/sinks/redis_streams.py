@@ -3,9 +3,10 @@
 Keys: ``<prefix>:<namespace>:<type>`` (one stream per event type, the default) or
 ``<prefix>:<namespace>:<type>:<symbol>`` (``per_symbol``), the namespace's dots made colons:
 ``md:massive:stocks:T``, ``md:polymarket_us:markets:trade:btc-100k-2026`` (see
-:class:`~tickwire.tables.TableRegistry`). Each entry has the fields ``ev`` (the event as tickwire
-encodes it: the wire JSON for Massive) and ``_journal`` (the journal id); streams are trimmed with
-``MAXLEN ~ maxlen``.
+:class:`~tickwire.tables.TableRegistry`). Each entry has the fields ``row`` (the event's normalized
+row as JSON: its table's columns, ``ts`` in int ns, see :mod:`tickwire.sinks.rows`) and ``_journal``
+(the journal id); with ``wire=True`` the field is ``ev`` instead, the event as tickwire encodes it
+(the wire JSON for Massive). Streams are trimmed with ``MAXLEN ~ maxlen``.
 
 Exactly once, with no per-event keys
 ------------------------------------
@@ -40,7 +41,8 @@ from tickwire.errors import StreamTaken
 from tickwire.events import Event
 from tickwire.journal.position import IDX_BITS, idx_of, seq_of
 from tickwire.sinks.base import DataRefused, SinkBatch, mask_url, unwritten
-from tickwire.tables import TableRegistry
+from tickwire.sinks.rows import row_json
+from tickwire.tables import TableRegistry, TableSpec
 
 __all__ = ["RedisStreamSink", "StreamTaken", "entry_id", "entry_position"]
 
@@ -49,16 +51,17 @@ _TAKEN = "TWTAKEN"
 _PIPELINE = "of pipeline caused error:"
 
 # ARGV: maxlen, journal, watermark key ('' in a chunk that is not the batch's last), watermark,
-# then (stream key, entry id, event JSON) per event. Returns {added, already there}.
+# the entry's field name (row, or ev for the wire form), then (stream key, entry id, JSON) per
+# event. Returns {added, already there}.
 _SCRIPT = (
     """
-local maxlen, journal, wmkey = ARGV[1], ARGV[2], ARGV[3]
+local maxlen, journal, wmkey, field = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local added, dup = 0, 0
 local checked = {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local key = ARGV[i]
   local ok = redis.pcall('XADD', key, 'MAXLEN', '~', maxlen, ARGV[i + 1],
-                         'ev', ARGV[i + 2], '_journal', journal)
+                         field, ARGV[i + 2], '_journal', journal)
   if type(ok) == 'table' and ok.err then
     if not string.find(ok.err, 'equal or smaller', 1, true) then
       return redis.error_reply(ok.err)
@@ -125,8 +128,11 @@ class RedisStreamSink:
         max_entry_bytes: int = 64 << 20,
         connect_timeout: float = 5.0,
         timeout: float = 30.0,
+        wire: bool = False,
     ) -> None:
         self.url = url
+        self.wire = wire
+        self.field = "ev" if wire else "row"
         self.tables = tables
         self.prefix = prefix
         self.per_symbol = per_symbol
@@ -191,11 +197,12 @@ class RedisStreamSink:
             if len(chunks) > 1:
                 pipe = self._connected().pipeline(transaction=False)
                 for part in chunks[:-1]:
-                    await self._script(args=[*head, "", 0, *part], client=pipe)
+                    await self._script(args=[*head, "", 0, self.field, *part], client=pipe)
                 for got in await pipe.execute():
                     self._count(got)
             wm = self.watermark_key(batch.journal)
-            self._count(await self._script(args=[*head, wm, todo.end, *chunks[-1]], client=self._connected()))
+            last = [*head, wm, todo.end, self.field, *chunks[-1]]
+            self._count(await self._script(args=last, client=self._connected()))
         except Exception as exc:
             taken = _taken(exc)
             if taken is None:
@@ -204,30 +211,40 @@ class RedisStreamSink:
         self._marks[batch.journal] = todo.end
 
     def _entries(self, batch: SinkBatch) -> list[Any]:
-        """``(stream key, entry id, event JSON)`` flattened, for the stored events."""
-        stored = self.tables.table_for
+        """``(stream key, entry id, JSON)`` flattened, for the stored events: each event's normalized
+        row (converted per table, columnar), or its wire JSON with ``wire``."""
         route = self.tables.route
         keys = self._keys
-        kinds: dict[type[Event], bool] = {}
-        out: list[Any] = []
+        specs: dict[type[Event], TableSpec | None] = {}
+        groups: dict[TableSpec, list[Event]] = {}
+        kept: list[tuple[str, str, list[Event], int]] = []
         for ev, pos in zip(batch.events, batch.positions, strict=True):
             cls = type(ev)
-            keep = kinds.get(cls)
-            if keep is None:
-                keep = kinds[cls] = stored(cls) is not None
-            if not keep:
+            if cls in specs:
+                spec = specs[cls]
+            else:
+                spec = specs[cls] = self.tables.table_for(cls)
+            if spec is None:
                 continue
             where = route(ev)
             key = keys.get(where)
             if key is None:
                 key = keys[where] = f"{self._root}:{where[0]}" + (f":{where[1]}" if self.per_symbol else "")
-            data = _ENC.encode(ev)
+            group = groups.setdefault(spec, [])
+            kept.append((key, f"{(pos >> IDX_BITS) + 1}-{pos & ((1 << IDX_BITS) - 1)}", group, len(group)))
+            group.append(ev)
+        rows: dict[int, list[bytes]] = {}
+        if not self.wire:
+            rows = {id(evs): row_json(spec, evs) for spec, evs in groups.items()}
+        out: list[Any] = []
+        for key, eid, group, i in kept:
+            data = _ENC.encode(group[i]) if self.wire else rows[id(group)][i]
             if len(data) > self.max_entry_bytes:
                 raise DataRefused(
                     f"{key[:120]}: an event of {len(data):,} bytes is over the sink's limit of "
                     f"{self.max_entry_bytes:,} bytes (max_entry_bytes)"
                 )
-            out += (key, f"{(pos >> IDX_BITS) + 1}-{pos & ((1 << IDX_BITS) - 1)}", data)
+            out += (key, eid, data)
         return out
 
     def _count(self, got: Any) -> None:

@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from tests.services import service_url, unavailable
 from tests.system.chaos.proxy import ChaosProxy, ProxyLoop
 from tickwire.events import Event
 from tickwire.journal.position import position
 from tickwire.massive.tables import massive_tables
-from tickwire.tables import TableSpec, columns_of, event_decoder
+from tickwire.sinks.nats_jetstream import StreamFilter, message_decoder
+from tickwire.sinks.rows import event_from_row, invertible
+from tickwire.tables import TableSpec, columns_of
 
 __all__ = [
     "KEY_COLUMNS",
@@ -141,15 +145,16 @@ async def read_postgres(url: str, schema: str) -> Held:
     return _db_rows(lambda t, _sel: rows.get(t, []), sorted(rows))
 
 
-def _decoded(payload: bytes) -> tuple[str, Row] | None:
-    ev = _DECODE(payload)
-    spec = TABLES.table_for(type(ev))
+def _decoded_row(payload: bytes) -> tuple[str, Row] | None:
+    """A Redis entry's normalized row (:mod:`tickwire.sinks.rows`) as the event it holds."""
+    ev_tag = msgspec.json.decode(payload)["ev"]
+    spec = next((s for s in TABLES.tables() if s.ev == ev_tag and invertible(s)), None)
     if spec is None:
         return None
-    return spec.name, normalize([ev], spec)[0]
+    return spec.name, normalize([event_from_row(spec, payload)], spec)[0]
 
 
-_DECODE = event_decoder(TABLES)
+_NATS_DECODE = message_decoder(TABLES)
 
 
 async def read_redis(url: str, prefix: str, journal: str) -> Held:
@@ -165,7 +170,7 @@ async def read_redis(url: str, prefix: str, journal: str) -> Held:
             entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(key)  # type: ignore[assignment]
             for entry_id, fields in entries:
                 ms, idx = (int(x) for x in entry_id.split(b"-"))
-                got = _decoded(fields[b"ev"])
+                got = _decoded_row(fields[b"row"])
                 if got is not None:
                     out.append(((journal, position(ms - 1, idx)), got[1]))
     finally:
@@ -174,7 +179,8 @@ async def read_redis(url: str, prefix: str, journal: str) -> Held:
 
 
 async def read_nats(url: str, stream: str) -> Held:
-    """Every message of ``stream`` whose ``Nats-Msg-Id`` is ``<journal>:<pos>``."""
+    """Every event of ``stream`` a consumer sees (:class:`StreamFilter`), keyed by the journal and
+    positions its messages carry."""
     import nats
     from nats.js.errors import NotFoundError
 
@@ -192,13 +198,16 @@ async def read_nats(url: str, stream: str) -> Held:
         sub = await js.subscribe(">", stream=stream, ordered_consumer=True)
         try:
             async with asyncio.timeout(30):
+                seen = StreamFilter()  # what a consumer sees: consume_nats drops repeats by position
                 async for msg in sub.messages:
-                    msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
-                    journal, sep, pos = msg_id.rpartition(":")
-                    if sep and pos.isdigit():
-                        got = _decoded(msg.data)
-                        if got is not None:
-                            out.append(((journal, int(pos)), got[1]))
+                    m = _NATS_DECODE(msg.subject, msg.headers, msg.data)
+                    kept = {id(e) for e in seen.keep(m)}
+                    for pos, ev in zip(m.positions, m.events, strict=True):
+                        if id(ev) not in kept:
+                            continue
+                        spec = TABLES.table_for(type(ev))
+                        if m.journal and spec is not None:
+                            out.append(((m.journal, pos), normalize([ev], spec)[0]))
                     if msg.metadata.sequence.stream >= last:
                         break
         finally:
