@@ -1,4 +1,5 @@
-"""``/metrics``: the dashboard's stream, connection and alert figures in Prometheus text format (0.0.4)."""
+"""Prometheus text format (0.0.4) for ``/metrics``: the dashboard's and the gateway's figures (stdlib only,
+so the gateway needs no web framework)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import signal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -57,10 +56,6 @@ def gateway(
     rate: Annotated[float, typer.Option(help="Simulator trades per second per ticker (with --sim)")] = 2.0,
 ) -> None:
     """Serve ws://HOST:PORT/<market> to any number of clients over ONE upstream connection."""
-    if importlib.util.find_spec("aiohttp") is None:  # /metrics uses tickwire.dashboard's renderer
-        raise _fail(
-            "tickwire gateway needs the dashboard extra (aiohttp missing): pip install 'tickwire[dashboard]'"
-        )
     tokens = [t for t in (token or []) if t]
     if token is not None and len(tokens) != len(token):
         raise _fail("--token must not be empty")

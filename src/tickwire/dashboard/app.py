@@ -28,10 +28,10 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from tickwire.alerts import Alert, AlertEngine, AlertNotifier, Rule
-from tickwire.dashboard.prometheus import Metric
 from tickwire.dashboard.server import DashboardServer
 from tickwire.dashboard.state import MAX_SYMBOLS, DashboardState
 from tickwire.events import Event
+from tickwire.prometheus import Metric
 from tickwire.provider import Tick
 from tickwire.redact import safe_text
 from tickwire.stream.metrics import MetricsSnapshot
@@ -201,7 +201,10 @@ class Dashboard:
             Metric.single("tickwire_frames_total", "counter", "Frames received from the stream.", m.frames),
             Metric.single("tickwire_bytes_total", "counter", "Bytes received from the stream.", m.bytes),
             Metric.single(
-                "tickwire_lag_seconds", "gauge", "Now minus the newest event's time.", m.lag_seconds
+                "tickwire_lag_seconds",
+                "gauge",
+                "Now minus the newest event's time, on the stream's clock (the simulator's may run fast).",
+                None if p.lag_seconds is None else max(0.0, p.lag_seconds),
             ),
             Metric.single("tickwire_connected", "gauge", "1 while streaming.", 1 if m.connected else 0),
             Metric.single(

@@ -27,8 +27,8 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from tickwire.dashboard.access import AccessPolicy
-from tickwire.dashboard.prometheus import CONTENT_TYPE, Metric, render
 from tickwire.dashboard.state import Cursor, DashboardState
+from tickwire.prometheus import CONTENT_TYPE, Metric, render
 from tickwire.redact import safe_text
 
 __all__ = ["STATIC_DIR", "DashboardServer"]
@@ -84,6 +84,7 @@ class DashboardServer:
         self.title = title
         self._metrics = metrics
         self._wakers: set[asyncio.Event] = set()
+        self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.pushes = 0
@@ -135,6 +136,9 @@ class DashboardServer:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+        for ws in list(self._sockets):  # pages told "going away" at once, not waited for by cleanup
+            with contextlib.suppress(Exception):
+                await ws.close(code=1001, message=b"dashboard stopping")
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -227,6 +231,7 @@ class DashboardServer:
         waker = asyncio.Event()
         waker.set()  # the snapshot goes out at once
         self._wakers.add(waker)
+        self._sockets.add(ws)
         sender = asyncio.get_running_loop().create_task(self._send_loop(ws, waker))
         try:
             async for msg in ws:  # pages send nothing we need; reading handles pings and the close
@@ -234,6 +239,7 @@ class DashboardServer:
                     break
         finally:
             self._wakers.discard(waker)
+            self._sockets.discard(ws)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender

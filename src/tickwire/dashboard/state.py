@@ -64,6 +64,8 @@ class ConnectionPanel:
     lag_seconds: float | None = None
     queue_depth: int = 0
     decode_errors: int = 0
+    market_events: int = 0
+    """Trades, quotes and book updates seen (the page's "live" badge waits for the first)."""
 
 
 @dataclass
@@ -289,6 +291,7 @@ class DashboardState:
 
     def _tick(self, tick: Tick) -> None:
         self.market_events += 1
+        self.panel.market_events = self.market_events
         sym = self.symbol(tick.symbol)
         if tick.kind == "trade":
             if tick.price is not None:
@@ -396,7 +399,7 @@ class DashboardState:
             p.events, p.queue_depth, p.decode_errors = m.events, m.queue_depth, m.decode_errors
             p.dropped = max(p.dropped, m.dropped)
         if self._newest_ns:  # on the stream's own clock (the simulator's may run fast)
-            p.lag_seconds = (self.clock() - self._newest_ns) / _NS
+            p.lag_seconds = max(0.0, (self.clock() - self._newest_ns) / _NS)  # never negative: ms rounding
         now = time.monotonic() if now is None else now
         sample = self._rate_sample
         if sample is None:

@@ -1,7 +1,7 @@
 """What the gateway exposes about itself: running counters, per-client snapshots and ``/metrics``.
 
 ``/metrics`` is Prometheus text (0.0.4) rendered by the dashboard's renderer
-(:mod:`tickwire.dashboard.prometheus`): per client (``client`` id and ``peer`` labels) the events,
+(:mod:`tickwire.prometheus`): per client (``client`` id and ``peer`` labels) the events,
 frames and bytes sent, the send-buffer fill and its channels; the disconnects by reason; the
 upstream's state, channels and counters.
 """
@@ -67,7 +67,7 @@ def render_metrics(
     upstream: dict[str, float],
 ) -> str:
     """The ``/metrics`` page."""
-    from tickwire.dashboard.prometheus import Metric, render
+    from tickwire.prometheus import Metric, render
 
     def per_client(name: str, kind: str, help: str, attr: str) -> Metric:
         m = Metric(f"tickwire_gateway_client_{name}", kind, help)

@@ -216,6 +216,10 @@
     $("conn-gaps").textContent = c.gaps ? `${c.gaps} (${c.gap_seconds.toFixed(2)} s)` : "0";
     $("conn-dropped").textContent = String(c.dropped);
     $("conn-reason").textContent = c.reason || "–";
+    // green only once data flows: a page connected to a server whose stream is down is not "live"
+    const live = c.state === "connected" && c.market_events > 0;
+    $("page-status").dataset.status = live ? "live" : "waiting";
+    $("page-status").textContent = live ? "live" : c.state === "connected" ? "waiting for data" : c.state;
   }
 
   function onMessage(msg) {
@@ -243,8 +247,8 @@
     state.socket = ws;
     ws.onopen = () => {
       state.retry = 500;
-      $("page-status").dataset.status = "live";
-      $("page-status").textContent = "live";
+      $("page-status").dataset.status = "waiting";  // "live" once the server says data flows
+      $("page-status").textContent = "waiting for data";
     };
     ws.onmessage = (e) => onMessage(JSON.parse(e.data));
     ws.onclose = () => {
