@@ -7,11 +7,13 @@ send it calls :meth:`Secret.reveal` at the last moment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["Secret", "redact", "resolve_secret"]
+__all__ = ["LOCAL_KEY", "Secret", "is_local_url", "redact", "resolve_secret"]
 
 
 class Secret:
@@ -77,6 +79,27 @@ def resolve_secret(
         if v2:
             return Secret(v2)
     return None
+
+
+def is_local_url(url: str) -> bool:
+    """True for a URL on this machine (``localhost``, ``127.0.0.0/8``, ``::1``): the simulator, a
+    replay or a gateway, which take any key, so none is required. A vendor host still needs one."""
+    try:
+        host = urlsplit(url if "//" in url else f"//{url}").hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+LOCAL_KEY = "local"
+"""The key sent to a local server when none is configured (local servers accept any non-empty key)."""
 
 
 def redact(text: str, *secrets: Secret | str | None) -> str:

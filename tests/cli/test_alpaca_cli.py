@@ -36,7 +36,7 @@ def test_stream_sim_jsonl_gets_the_channels_asked_for(tmp_path: Path) -> None:
         "--sim",
         "--jsonl",
         "--duration",
-        "2.5",
+        "5",  # the simulated session's midday lull must not leave a symbol without a trade
         "trades:AAPL,MSFT",
         "quotes:AAPL",
         cwd=tmp_path,

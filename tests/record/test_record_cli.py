@@ -104,7 +104,7 @@ def test_record_option_errors_are_one_line() -> None:
     ]
     for args, message in cases:
         result = CliRunner().invoke(app, ["record", "--duration", "0.1", *args])
-        assert result.exit_code == 1, (args, result.output)
+        assert result.exit_code == 2, (args, result.output)  # usage errors exit 2
         assert message in result.output and len(result.output.strip().splitlines()) == 1, (
             args,
             result.output,

@@ -16,7 +16,6 @@ from tickwire.massive import EquityTrade
 from tickwire.sim import MassiveSimulator
 
 SECONDS = float(os.environ.get("TICKWIRE_SLOW_CONSUMER_SECONDS", "60"))
-WARM_UP = min(10.0, SECONDS / 3)
 
 
 async def _kicked_while_paused(sim: MassiveSimulator, kick: str) -> list[Disconnected]:
@@ -53,7 +52,7 @@ async def test_a_server_kick_while_paused_is_reported_as_slow_consumer() -> None
 
 async def test_a_slow_consumers_memory_stays_at_the_byte_bound_for_a_minute() -> None:
     bound = 8 << 20
-    async with MassiveSimulator(seed=7, tick_interval=0.02, rate=400.0, max_connections=None) as sim:
+    async with MassiveSimulator(seed=7, tick_interval=0.02, rate=1_000.0, max_connections=None) as sim:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -66,10 +65,11 @@ async def test_a_slow_consumers_memory_stays_at_the_byte_bound_for_a_minute() ->
         out, _ = await asyncio.wait_for(proc.communicate(), SECONDS + 60)
     assert proc.returncode == 0
     got = json.loads(out)
-    samples = [(t, rss) for t, rss, _ in got["samples"]]
-    assert got["dropped"] > 0 and bound * 0.9 <= got["peak_bytes"] <= bound + (2 << 20)
-    full = [rss for t, rss in samples if t >= WARM_UP]  # the queue is at its bound from here on
-    assert samples[-1][0] >= SECONDS - 1 and len(full) > 20
-    # flat: no growth beyond the bound and one read in flight (frames are at most ~1 MiB here)
-    assert max(full) - min(full) <= bound + (4 << 20), [r >> 20 for r in full]
-    assert max(full) - full[0] <= 4 << 20, [r >> 20 for r in full]
+    samples = got["samples"]  # (seconds, RSS, bytes queued)
+    assert got["dropped"] > 0 and bound * 0.9 <= got["peak_bytes"] <= bound + (1 << 20)  # + the frame in hand
+    assert samples[-1][0] >= SECONDS - 1
+    full_at = next(i for i, (_, _, queued) in enumerate(samples) if queued >= bound * 0.9)
+    full = [rss for _, rss, _ in samples[full_at:]]  # the queue at its bound from here on
+    assert len(full) >= len(samples) // 3, f"the queue took {samples[full_at][0]} s to fill"
+    # flat: whatever arrives from now on (shed at the bound) adds nothing but allocator noise
+    assert max(full) - full[0] <= 3 << 20, [r >> 20 for r in full]

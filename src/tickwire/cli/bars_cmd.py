@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,7 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tickwire.cli.extras import require
+from tickwire.credentials import LOCAL_KEY, is_local_url, resolve_secret
 from tickwire.errors import TickwireError
+from tickwire.massive.client import API_KEY_ENV_VARS
 
 if TYPE_CHECKING:
     from tickwire.massive.rest import Bars
@@ -36,8 +41,23 @@ def bars(
     ] = None,
     limit: Annotated[int, typer.Option(help="Bars per page (max 50000)")] = 50_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="Massive key (default: MASSIVE_API_KEY, POLYGON_API_KEY or .env)"),
+    ] = None,
 ) -> None:
     """Download bars; print a summary, and plot (--plot) and save (--out) them."""
+    require("tickwire bars", "rest")
+    if plot is not None:
+        require("tickwire bars --plot", "plot")
+    local = base_url is not None and is_local_url(base_url)
+    if not sim and not local and resolve_secret(api_key, API_KEY_ENV_VARS) is None:
+        typer.echo(
+            "error: no API key: pass --api-key KEY or set MASSIVE_API_KEY (or POLYGON_API_KEY, or put it "
+            "in a .env file); to try without a key: tickwire bars ... --sim",
+            err=True,
+        )
+        raise typer.Exit(2)
     for target, kinds in (
         (out, (".csv", ".parquet", ".pq")),
         (plot, (".png", ".svg", ".pdf", ".html", ".htm")),
@@ -46,6 +66,11 @@ def bars(
             raise typer.BadParameter(f"{target}: use one of {', '.join(kinds)}")
     try:
         with _endpoint(sim, seed, base_url) as (url, key):
+            key = (
+                key
+                or api_key
+                or (LOCAL_KEY if local and resolve_secret(None, API_KEY_ENV_VARS) is None else None)
+            )
             result = _download(ticker, multiplier, timespan, from_, to, url, key, limit, quiet)
     except TickwireError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -71,8 +96,18 @@ def _endpoint(sim: bool, seed: int, base_url: str | None) -> Iterator[tuple[str 
         return
     from tickwire.sim import MassiveSimulator
 
-    with MassiveSimulator(seed, rest=True).run_in_thread() as running:
+    running = MassiveSimulator(seed, rest=True, start="now").run_in_thread()  # history to now
+    running.__enter__()
+    try:
         yield running.rest_url, SIM_KEY
+    except KeyboardInterrupt:
+        # Ctrl-C: at once. The simulator's (daemon) thread may be deep in computing a page, and
+        # stopping it would wait for that page: the process ends without it.
+        sys.stdout.flush()
+        sys.stderr.write("\ntickwire bars: interrupted\n")
+        sys.stderr.flush()
+        os._exit(130)
+    running.__exit__(None, None, None)
 
 
 def _download(
@@ -104,7 +139,8 @@ def _download(
             transient=True,
         ) as progress,
     ):
-        task = progress.add_task(f"{ticker} {multiplier} {timespan}", total=max(1, hi - lo), bars=0, pages=0)
+        # no total until the first page is in: the bar pulses while a page downloads, never sits at 0
+        task = progress.add_task(f"{ticker} {multiplier} {timespan}", total=None, bars=0, pages=0)
         counts = {"bars": 0}
 
         def advance(page: Page[Any]) -> None:
@@ -113,6 +149,7 @@ def _download(
             done = (last - lo) if last is not None and lo <= last else 0
             progress.update(
                 task,
+                total=max(1, hi - lo),
                 completed=hi - lo if not page.has_next else done,
                 bars=counts["bars"],
                 pages=page.number,

@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 import typer
 
-from tickwire.credentials import resolve_secret
+from tickwire.cli.extras import require
+from tickwire.credentials import is_local_url, resolve_secret
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.massive.client import API_KEY_ENV_VARS
 from tickwire.provider import Provider, get_provider
@@ -86,8 +87,8 @@ async def _open_massive(
     sim: bool,
     seed: int,
     speed: float,
+    api_key: str | None = None,
 ) -> _Stream:
-    api_key: str | None = None
     stream_url = url
     clock: Callable[[], int] = time.time_ns
     if sim:
@@ -95,7 +96,6 @@ async def _open_massive(
 
         simulator = await stack.enter_async_context(MassiveSimulator(seed=seed, speed=speed))
         stream_url = simulator.url_for(market, delayed=feed.lower() == "delayed")
-        api_key = "simulator"
 
         def clock() -> int:  # the simulator's market clock (it may run fast)
             return simulator.now_ms() * 1_000_000
@@ -115,8 +115,9 @@ async def _open_polymarket(
     sim: bool,
     seed: int,
     lite: bool,
+    keys: dict[str, str] | None = None,
 ) -> _Stream:
-    options: dict[str, object] = {}
+    options: dict[str, object] = dict(keys or {})
     if url is not None:
         options["base_url"] = url
     if sim:
@@ -168,6 +169,7 @@ async def _open_alpaca(
     seed: int,
     speed: float,
     quotes: bool,
+    keys: dict[str, str] | None = None,
 ) -> _Stream:
     from tickwire.alpaca.endpoints import market_info
     from tickwire.cli.stream_cmd import alpaca_sim_options
@@ -182,8 +184,10 @@ async def _open_alpaca(
         def clock() -> int:  # the simulator's market clock (it may run fast)
             return simulator.now_ms() * 1_000_000
 
-    elif url is not None:
-        options["url"] = url
+    else:
+        options.update(keys or {})
+        if url is not None:
+            options["url"] = url
     chans, symbols = _alpaca_channels(items, name, quotes)
     if not chans:
         raise ConfigError("name the symbols, e.g. AAPL MSFT (or channels: trades:AAPL)")
@@ -267,7 +271,24 @@ def dashboard(
     nats_subject: Annotated[str | None, typer.Option(help="NATS subject of the alerts")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser")] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Massive key (default: MASSIVE_API_KEY, POLYGON_API_KEY or .env; none for a local --url)",
+        ),
+    ] = None,
+    key_id: Annotated[
+        str | None, typer.Option(help="Polymarket US / Alpaca key id (default: from the environment)")
+    ] = None,
+    secret_key: Annotated[
+        str | None, typer.Option(help="Polymarket US / Alpaca secret (default: from the environment)")
+    ] = None,
 ) -> None:
+    require("tickwire dashboard", "dashboard")
+    keys = {k: v for k, v in (("key_id", key_id), ("secret_key", secret_key)) if v}
+    if provider.lower().startswith("polymarket"):
+        require("tickwire dashboard --provider polymarket", "polymarket")
     from tickwire.alerts import AlertNotifier, NatsSink, WebhookSink, load_alert_config
 
     install_log_filter()
@@ -288,7 +309,7 @@ def dashboard(
     if alpaca:
         if not channels and not sim:
             raise typer.BadParameter("name the symbols, e.g. AAPL MSFT (or channels: trades:AAPL)")
-        if not sim and url is None and resolve_secret(None, ("APCA_API_KEY_ID",)) is None:
+        if not sim and url is None and resolve_secret(key_id, ("APCA_API_KEY_ID",)) is None:
             typer.echo(
                 "No Alpaca key found: set APCA_API_KEY_ID and APCA_API_SECRET_KEY, or put them in a .env "
                 "file.\nTo try the dashboard without a key:\n"
@@ -298,11 +319,11 @@ def dashboard(
             raise typer.Exit(2)
     elif not massive and not slugs and not sim:
         raise typer.BadParameter("name the markets: --markets slug1,slug2", param_hint="--markets")
-    if massive and not sim and url is None and resolve_secret(None, API_KEY_ENV_VARS) is None:
+    local = url is not None and is_local_url(url)  # the simulator, a replay: any key does
+    if massive and not sim and not local and resolve_secret(api_key, API_KEY_ENV_VARS) is None:
         typer.echo(
-            "No API key found: set MASSIVE_API_KEY (or POLYGON_API_KEY), or put it in a .env file.\n"
-            "To try the dashboard without a key:\n"
-            f"    tickwire dashboard --sim --speed 60 {' '.join(channels or [])}",
+            "error: no API key: pass --api-key KEY or set MASSIVE_API_KEY (or POLYGON_API_KEY, or put it "
+            f"in a .env file); to try without a key: tickwire dashboard --sim --speed 60 {' '.join(chans)}",
             err=True,
         )
         raise typer.Exit(2)
@@ -342,6 +363,7 @@ def dashboard(
                     sim=sim,
                     seed=seed,
                     speed=speed,
+                    api_key=api_key,
                 )
             elif alpaca:
                 stream = await _open_alpaca(
@@ -354,9 +376,12 @@ def dashboard(
                     seed=seed,
                     speed=speed,
                     quotes=quotes,
+                    keys=keys,
                 )
             else:
-                stream = await _open_polymarket(stack, chosen, slugs, url=url, sim=sim, seed=seed, lite=lite)
+                stream = await _open_polymarket(
+                    stack, chosen, slugs, url=url, sim=sim, seed=seed, lite=lite, keys=keys
+                )
             dash = await stack.enter_async_context(
                 Dashboard(
                     stream.client,

@@ -30,6 +30,14 @@ __all__ = ["journal_app"]
 
 journal_app = typer.Typer(help="Check, print and summarise a raw journal.", no_args_is_help=True)
 
+
+@journal_app.callback()
+def _needs_storage() -> None:
+    from tickwire.cli.extras import require
+
+    require("tickwire journal", "storage")
+
+
 _Path = Annotated[
     Path, typer.Argument(help="Data directory (e.g. tickwire-data), journal directory or segment file")
 ]
@@ -61,6 +69,13 @@ def verify_cmd(journal: _Path) -> None:
         report = verify(resolve_journal_dir(journal))
     except JournalError as exc:
         raise _fail(exc) from None
+    if not report.segments:  # never "ok" for nothing: a directory with no journal in it
+        typer.echo(
+            f"error: no journal segments in {journal}; pass a recording's data directory (tickwire-data), "
+            "its journal directory (tickwire-data/journal) or a segment file",
+            err=True,
+        )
+        raise typer.Exit(2)
     for s in report.segments:
         state = "ok"
         if s.error is not None:

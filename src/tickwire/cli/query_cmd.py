@@ -53,6 +53,9 @@ def query(
 ) -> None:
     """Run SQL on ``<data-dir>/tickwire.duckdb`` (read-only). ``parquet`` is a view-free alternative:
     ``read_parquet('<data-dir>/parquet/<table>/*.parquet')`` (one file per journal range)."""
+    from tickwire.cli.extras import require
+
+    require("tickwire query", "storage")
     import duckdb
 
     if sql is None and not tables:

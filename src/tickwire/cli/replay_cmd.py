@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tickwire.cli.extras import require
 from tickwire.errors import ConfigError
 
 if TYPE_CHECKING:
     from tickwire.sim.replay import JournalReplayer
+    from tickwire.sinks.base import Sink
 
 __all__ = ["replay"]
 
@@ -27,11 +30,13 @@ def replay(
         typer.Option(help="Instead of serving, load into sinks: duckdb:PATH, postgresql://…, parquet:DIR…"),
     ] = None,
     market: Annotated[str | None, typer.Option(help="Override the journal's market")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop serving after this many seconds")] = None,
 ) -> None:
     """Serve JOURNAL in the dialect that recorded it, on ws://127.0.0.1:PORT/<cluster> (Massive),
     /v1/ws/<socket> (Polymarket US) or /v2/<feed>, /v1beta3/crypto/us... (Alpaca, in JSON or msgpack
     as each client asks): any client, the official ones included, consumes it as if live.
     Or rebuild databases from it with --into."""
+    require("tickwire replay", "storage")
     if not journal.exists():
         typer.echo(f"error: no journal at {journal}", err=True)
         raise typer.Exit(2)
@@ -46,7 +51,7 @@ def replay(
             factor = float(speed)
         except ValueError:
             raise typer.BadParameter("speed is a number (1, 10...) or max") from None
-    asyncio.run(_serve(journal, factor, port, market))
+    asyncio.run(_serve(journal, factor, port, market, duration))
 
 
 def _load(journal: Path, into: list[str], market: str | None) -> None:
@@ -61,6 +66,7 @@ def _load(journal: Path, into: list[str], market: str | None) -> None:
     try:  # the provider and market that recorded the journal lay the tables out
         provider, m = journal_provider(journal, market=market)
         sinks = [sink_from_url(u, provider.tables(m)) for u in into]
+        _check_sinks(sinks)
         outcomes = asyncio.run(bring_up_to_date(journal, sinks, provider=provider, market=m, timeout=600.0))
     except TickwireError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -77,7 +83,21 @@ def _load(journal: Path, into: list[str], market: str | None) -> None:
         raise typer.Exit(INCOMPLETE)
 
 
-async def _serve(journal: Path, speed: float | None, port: int, market: str | None) -> None:
+def _check_sinks(sinks: list[Sink]) -> None:
+    """Each sink opened once first: one that cannot be opened is one line (exit 2 for a URL that can
+    never work, 1 for a server that is down), not a load retrying forever."""
+    from tickwire.cli.sink_check import probe_sinks
+
+    problems = asyncio.run(probe_sinks(sinks))
+    for p in problems:
+        typer.echo(p.line(), err=True)
+    if problems:
+        raise typer.Exit(2 if any(p.usage for p in problems) else 1)
+
+
+async def _serve(
+    journal: Path, speed: float | None, port: int, market: str | None, duration: float | None = None
+) -> None:
     from tickwire.sim.replay import JournalReplayer
 
     stop = asyncio.Event()
@@ -85,17 +105,30 @@ async def _serve(journal: Path, speed: float | None, port: int, market: str | No
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
     try:
         replayer = JournalReplayer(journal, speed=speed, port=port, market=market)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    async with replayer as server:
+    try:
+        server = await replayer.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        typer.echo(
+            f"error: port {port} is in use (a simulator or another replay?); pass another --port", err=True
+        )
+        raise typer.Exit(2) from None
+    try:
         pace = "max" if speed is None else f"{speed:g}x"
         typer.echo(f"replaying {journal} ({server.provider}) at {pace} speed on {server.url}", err=True)
         for line in _clients(server):
             typer.echo(f"  {line}", err=True)
         await stop.wait()
+    finally:
+        await replayer.aclose()
 
 
 def _clients(server: JournalReplayer) -> list[str]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
+import importlib.util
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -41,9 +45,13 @@ def sim(
         Path | None, typer.Option(help="Serve wss:// and https:// with this PEM certificate (chain)")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's PEM private key")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
 ) -> None:
-    from tickwire.sim import run_sim
+    from tickwire.sim import serve
 
+    if rest and importlib.util.find_spec("aiohttp") is None:  # the REST server runs on aiohttp
+        typer.echo("note: not serving the REST API (needs aiohttp): pip install 'tickwire[rest]'", err=True)
+        rest = False
     options: dict[str, Any] = {"rest": rest}
     if tls_cert is not None or tls_key is not None:  # e.g. to try a client's --ca-file on loopback
         if tls_cert is None:
@@ -52,6 +60,12 @@ def sim(
         context.load_cert_chain(tls_cert, tls_key)
         options["ssl_context"] = context
     dialects: list[Callable[[Any], Any]] = []
+    if polymarket and importlib.util.find_spec("cryptography") is None:  # its Ed25519 signatures
+        typer.echo(
+            "note: not serving Polymarket US (needs cryptography): pip install 'tickwire[polymarket]'",
+            err=True,
+        )
+        polymarket = False
     if polymarket:
         from tickwire.sim.polymarket import attach_polymarket
 
@@ -68,7 +82,28 @@ def sim(
         )
     if dialects:
         options["started"] = lambda massive: [attach(massive) for attach in dialects]
-    run_sim(
-        host, port, seed, rate=rate, tick_interval=tick_interval, max_connections=max_connections, **options
-    )
+
+    async def run() -> None:
+        server = serve(
+            host,
+            port,
+            seed,
+            rate=rate,
+            tick_interval=tick_interval,
+            max_connections=max_connections,
+            **options,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server, duration)
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        typer.echo(
+            f"error: port {port} on {host} is in use (another simulator?); pass another --port", err=True
+        )
+        raise typer.Exit(2) from None
     typer.echo("simulator stopped", err=True)

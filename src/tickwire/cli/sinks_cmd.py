@@ -27,6 +27,14 @@ sinks_app = typer.Typer(
     no_args_is_help=True,
 )
 
+
+@sinks_app.callback()
+def _needs_storage() -> None:
+    from tickwire.cli.extras import require
+
+    require("tickwire sinks", "storage")
+
+
 INCOMPLETE = 3
 """The exit code of a run or repair that left a sink behind the journal."""
 

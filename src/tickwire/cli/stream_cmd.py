@@ -20,13 +20,17 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from tickwire.cli.extras import require
 from tickwire.cli.view import StreamView, encode_jsonl
-from tickwire.credentials import resolve_secret
+from tickwire.credentials import is_local_url, resolve_secret
 from tickwire.errors import TickwireError
 from tickwire.events import Event, Reconnected
 from tickwire.massive.client import API_KEY_ENV_VARS, AsyncStreamClient
-from tickwire.redact import install_log_filter, safe_text
+from tickwire.massive.enums import parse_market
+from tickwire.provider import get_provider
+from tickwire.redact import install_log_filter, json_escape_controls, safe_text
 from tickwire.stream.consumer import StreamConsumer
+from tickwire.tables import TableRegistry
 
 if TYPE_CHECKING:
     from tickwire.sim.alpaca import AlpacaSimulator
@@ -70,7 +74,15 @@ def stream(
     url: Annotated[
         str | None, typer.Option(help="Full ws:// or wss:// URL (overrides --feed; Alpaca: the stream URL)")
     ] = None,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per event")] = False,
+    jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl", help="Print one JSON object per event: its table's row (symbol, price... ts in ns)"
+        ),
+    ] = False,
+    wire: Annotated[
+        bool, typer.Option("--wire", help="With --jsonl: the provider's wire keys (sym, p, t) instead")
+    ] = False,
     sim: Annotated[bool, typer.Option("--sim", help="Stream from the built-in simulator")] = False,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
@@ -81,40 +93,65 @@ def stream(
             help="Polymarket US market slugs: slug1,slug2; Alpaca: symbols for channels that name none"
         ),
     ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Massive key (default: MASSIVE_API_KEY, POLYGON_API_KEY or .env; none for a local --url)",
+        ),
+    ] = None,
+    key_id: Annotated[
+        str | None, typer.Option(help="Polymarket US / Alpaca key id (default: from the environment)")
+    ] = None,
+    secret_key: Annotated[
+        str | None, typer.Option(help="Polymarket US / Alpaca secret (default: from the environment)")
+    ] = None,
 ) -> None:
     install_log_filter()
     if provider.lower() == "polymarket":
         from tickwire.cli.polymarket_stream import stream_polymarket
 
-        stream_polymarket(markets, url, jsonl, sim, duration, seed)
+        require("tickwire stream --provider polymarket", "polymarket")
+        if market != "stocks" and markets is None:  # --market given for --markets: never ignored
+            raise typer.BadParameter(
+                f"Polymarket US takes market slugs with --markets (--markets {market})", param_hint="--market"
+            )
+        stream_polymarket(markets, url, jsonl, sim, duration, seed, wire, key_id, secret_key)
         return
     if provider.lower() in ("alpaca", "alpaca-markets"):
-        _stream_alpaca(list(channels or []), market, markets, url, jsonl, sim, duration, seed)
+        _stream_alpaca(
+            list(channels or []), market, markets, url, jsonl, sim, duration, seed, wire, key_id, secret_key
+        )
         return
     if provider.lower() != "massive":
         raise typer.BadParameter(f"unknown provider {provider!r}: massive, polymarket or alpaca")
+    if wire and not jsonl:
+        raise typer.BadParameter("--wire only applies to --jsonl output", param_hint="--wire")
+    try:
+        market = parse_market(market).value  # "stock": one line naming the markets, exit 2
+    except TickwireError as exc:
+        raise typer.BadParameter(safe_text(str(exc)), param_hint="--market") from None
     chans = list(channels or [])
     if not chans:
         chans = ["T.*", "Q.*", "AM.*"] if market == "stocks" else []
     if not chans:
-        raise typer.BadParameter("name at least one channel, e.g. XT.BTC-USD")
-    if not sim and url is None and resolve_secret(None, API_KEY_ENV_VARS) is None:
+        raise typer.BadParameter(f"name at least one channel for {market}, e.g. XT.BTC-USD on crypto")
+    local = url is not None and is_local_url(url)  # the simulator, a replay: no key needed
+    if not sim and not local and resolve_secret(api_key, API_KEY_ENV_VARS) is None:
         typer.echo(
-            "No API key found: set MASSIVE_API_KEY (or POLYGON_API_KEY), or put it in a .env file.\n"
-            "To try tickwire without a key, stream from the built-in simulator:\n"
-            f"    tickwire stream --sim {' '.join(chans)}",
+            "error: no API key: pass --api-key KEY or set MASSIVE_API_KEY (or POLYGON_API_KEY, or put it "
+            f"in a .env file); to try without a key: tickwire stream --sim {' '.join(chans)}",
             err=True,
         )
         raise typer.Exit(2)
 
     async def open_massive(stack: contextlib.AsyncExitStack) -> tuple[StreamConsumer, str]:
-        stream_url, api_key = url, None
+        stream_url = url
         if sim:
             from tickwire.sim import MassiveSimulator
 
             simulator = await stack.enter_async_context(MassiveSimulator(seed=seed))
             stream_url = simulator.url_for(market, delayed=feed.lower() == "delayed")
-            api_key = "simulator"
         client = await stack.enter_async_context(
             AsyncStreamClient(api_key=api_key, market=market, feed=feed, url=stream_url)
         )
@@ -122,7 +159,7 @@ def stream(
         where = "simulator" if sim else client.driver.session_url_safe
         return client, f"tickwire · {client.market.value} · {where}"
 
-    _run_and_report(open_massive, jsonl, duration)
+    _run_and_report(open_massive, jsonl, duration, None if wire else get_provider("massive").tables(market))
 
 
 def _stream_alpaca(
@@ -134,6 +171,9 @@ def _stream_alpaca(
     sim: bool,
     duration: float | None,
     seed: int,
+    wire: bool = False,
+    key_id: str | None = None,
+    secret_key: str | None = None,
 ) -> None:
     """``--provider alpaca``: ``channels`` in the provider's syntax (default: its record set)."""
     from tickwire.alpaca.endpoints import market_info
@@ -145,11 +185,12 @@ def _stream_alpaca(
         chans = channels or list(provider.default_channels(name))
     except TickwireError as exc:
         raise typer.BadParameter(safe_text(str(exc)), param_hint="--market") from None
-    if not sim and url is None and resolve_secret(None, ALPACA_KEY_ENV_VARS) is None:
+    local = url is not None and is_local_url(url)
+    if not sim and not local and resolve_secret(key_id, ALPACA_KEY_ENV_VARS) is None:
         typer.echo(
-            "No Alpaca key found: set APCA_API_KEY_ID and APCA_API_SECRET_KEY, or put them in a .env file.\n"
-            "To try tickwire without a key, stream from the built-in simulator:\n"
-            f"    tickwire stream --provider alpaca --sim {' '.join(chans)}",
+            "error: no Alpaca key: pass --key-id and --secret-key or set APCA_API_KEY_ID and "
+            "APCA_API_SECRET_KEY (or put them in a .env file); to try without a key: "
+            f"tickwire stream --provider alpaca --sim {' '.join(chans)}",
             err=True,
         )
         raise typer.Exit(2)
@@ -160,6 +201,14 @@ def _stream_alpaca(
             _, options = await alpaca_sim_options(stack, name, seed=seed)
         elif url is not None:
             options["url"] = url
+            if local and resolve_secret(key_id, ALPACA_KEY_ENV_VARS) is None:  # a replay takes any key
+                from tickwire.sim.alpaca import SIM_KEY_ID, SIM_SECRET_KEY
+
+                options.update(key_id=SIM_KEY_ID, secret_key=SIM_SECRET_KEY)
+        if not sim and key_id is not None:
+            options["key_id"] = key_id
+        if not sim and secret_key is not None:
+            options["secret_key"] = secret_key
         markets = [symbols] if symbols else []
         client = await stack.enter_async_context(
             provider.open_client(name, chans, markets=markets, **options)
@@ -167,23 +216,28 @@ def _stream_alpaca(
         where = "simulator" if sim else client.safe_url
         return client, f"tickwire · Alpaca {name} · {where}"
 
-    _run_and_report(open_alpaca, jsonl, duration)
+    _run_and_report(open_alpaca, jsonl, duration, None if wire else provider.tables(name))
 
 
 Opener = Callable[[contextlib.AsyncExitStack], Awaitable[tuple[StreamConsumer, str]]]
 
 
-def _run_and_report(open_client: Opener, jsonl: bool, duration: float | None) -> None:
-    """Stream until ``duration`` or a signal, then print the summary; exit 1 on a fatal error."""
+def _run_and_report(
+    open_client: Opener, jsonl: bool, duration: float | None, tables: TableRegistry | None = None
+) -> None:
+    """Stream until ``duration`` or a signal, then print the summary; exit 1 on a fatal error.
+    ``tables``: JSON lines are the events' normalized rows (None: the wire form, ``--wire``)."""
     try:
-        summary = asyncio.run(_run(open_client, jsonl, duration))
+        summary = asyncio.run(_run(open_client, jsonl, duration, tables))
     except TickwireError as exc:
         typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
     typer.echo(summary, err=True)
 
 
-async def _run(open_client: Opener, jsonl: bool, duration: float | None) -> str:
+async def _run(
+    open_client: Opener, jsonl: bool, duration: float | None, tables: TableRegistry | None = None
+) -> str:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -195,7 +249,7 @@ async def _run(open_client: Opener, jsonl: bool, duration: float | None) -> str:
         client, title = await open_client(stack)
         started = time.time()
         tally = _Tally()
-        consumer = asyncio.ensure_future(_consume(client, title, jsonl, tally))
+        consumer = asyncio.ensure_future(_consume(client, title, jsonl, tally, tables))
         stopper = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -227,12 +281,26 @@ class _Tally:
                 self.gap_seconds += ev.gap_seconds
 
 
-async def _consume(client: StreamConsumer, title: str, jsonl: bool, tally: _Tally) -> None:
+def rows_jsonl(tables: TableRegistry | None, batch: list[Event]) -> bytes:
+    """JSON lines of a batch: each stored event's normalized row (:mod:`tickwire.sinks.rows`),
+    control events as tickwire encodes them; ``tables`` None: every event in its wire form."""
+    if tables is None:
+        return encode_jsonl(batch)
+    from tickwire.rows import event_rows  # msgspec only: no storage extra needed
+
+    rows = event_rows(tables, batch)
+    lines = [row if row is not None else encode_jsonl([ev])[:-1] for row, ev in zip(rows, batch, strict=True)]
+    return json_escape_controls(b"\n".join(lines) + b"\n")
+
+
+async def _consume(
+    client: StreamConsumer, title: str, jsonl: bool, tally: _Tally, tables: TableRegistry | None = None
+) -> None:
     if jsonl:
         out = sys.stdout.buffer
         async for batch in client.batches():
             tally.see(batch)
-            out.write(encode_jsonl(batch))
+            out.write(rows_jsonl(tables, batch))
             out.flush()
         return
     view = StreamView(title=title)

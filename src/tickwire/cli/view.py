@@ -9,6 +9,7 @@ from itertools import islice
 from typing import Any
 
 import msgspec
+from rich.cells import cell_len, set_cell_size
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -18,13 +19,22 @@ from tickwire.events import Connected, ControlEvent, Disconnected, Event, Reconn
 from tickwire.redact import escape_terminal, json_escape_controls, mask_secrets, safe_text
 from tickwire.stream.metrics import MetricsSnapshot
 
-__all__ = ["MAX_SYMBOLS", "StreamView", "describe", "encode_jsonl"]
+__all__ = ["MAX_SYMBOLS", "StreamView", "describe", "encode_jsonl", "fit"]
 
 _ENC = msgspec.json.Encoder()
 
 MAX_SYMBOLS = 5000
 """Symbols the board keeps (the least recently updated are dropped first): a stream of ever-new
 symbols cannot grow the view without bound."""
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells (wide characters count twice), ``…`` marking a cut:
+    a status line rewritten in place must never wrap, or each rewrite scrolls the terminal."""
+    width = max(10, width)
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, width - 1) + "…"
 
 
 def encode_jsonl(batch: list[Event]) -> bytes:
@@ -43,12 +53,32 @@ def _masked(ev: Event) -> Event:
 
 @dataclass
 class _Row:
+    """One symbol on the board: its last trade (or value), quote and bar, each from its own events."""
+
     last: float | None = None
+    first: float | None = None
+    """The first trade price seen: ``change`` is measured from it."""
+    tick: int = 0
+    """The direction of the last price move: 1 up, -1 down, 0 none (the colour of ``last``)."""
     size: float | None = None
     bid: float | None = None
     ask: float | None = None
     bar: str = ""
+    bar_close: float | None = None
     count: int = 0
+
+    def trade(self, price: float) -> None:
+        if self.last is not None and price != self.last:
+            self.tick = 1 if price > self.last else -1
+        self.last = price
+        if self.first is None:
+            self.first = price
+
+    def change(self) -> Text:
+        if self.last is None or not self.first:
+            return Text("")
+        pct = (self.last - self.first) / self.first * 100
+        return Text(f"{pct:+.2f}%", style="green" if pct > 0 else "red" if pct < 0 else "")
 
 
 def _symbol_of(ev: Any) -> str | None:
@@ -115,22 +145,24 @@ class StreamView:
             rows.move_to_end(sym)
         row.count += 1
         price = getattr(ev, "price", None)
-        if price is not None:
-            row.last = price
+        if isinstance(price, int | float):
+            row.trade(price)
             row.size = getattr(ev, "size", None)
         bid = getattr(ev, "bid_price", None)
         if bid is not None:
             row.bid = bid
             row.ask = getattr(ev, "ask_price", None)
         close = getattr(ev, "close", None)
-        if close is not None:
+        if isinstance(close, int | float):  # a bar: its own columns, never shown as the last trade
             o, h, lo = getattr(ev, "open", None), getattr(ev, "high", None), getattr(ev, "low", None)
-            row.last = close
             v = getattr(ev, "volume", None)
-            row.bar = f"o {o} h {h} l {lo} c {close}" + (f" v {v:g}" if isinstance(v, int | float) else "")
+            row.bar_close = close
+            row.bar = f"o {_fmt(o)} h {_fmt(h)} l {_fmt(lo)} c {_fmt(close)}" + (
+                f" v {_volume(v)}" if isinstance(v, int | float) else ""
+            )
         value = getattr(ev, "value", None) or getattr(ev, "fmv", None)
-        if value is not None and price is None:
-            row.last = value
+        if isinstance(value, int | float) and price is None:
+            row.trade(value)
 
     def render(self, m: MetricsSnapshot) -> Group:
         now = time.time()
@@ -146,15 +178,15 @@ class StreamView:
             f"queue {m.queue_depth:,}  dropped {m.dropped:,}  decode errors {m.decode_errors}  lag {lag}"
         )
         table = Table(expand=True, show_edge=False, pad_edge=False)
-        for col in ("symbol", "last", "size", "bid", "ask", "last bar", "count"):
-            table.add_column(
-                col, justify="right" if col in ("last", "size", "bid", "ask", "count") else "left"
-            )
+        for col in ("symbol", "last trade", "change", "size", "bid", "ask", "last bar (o h l c v)", "events"):
+            table.add_column(col, justify="left" if col in ("symbol", "last bar (o h l c v)") else "right")
         ordered = list(islice(reversed(self.rows.items()), self.max_rows))  # the most recently updated
         for sym, r in sorted(ordered, key=lambda kv: kv[0]):
+            style = "green" if r.tick > 0 else "red" if r.tick < 0 else ""
             table.add_row(
                 Text(escape_terminal(sym)),
-                _fmt(r.last),
+                Text(_fmt(r.last), style=style),
+                r.change(),
                 _fmt(r.size),
                 _fmt(r.bid),
                 _fmt(r.ask),
@@ -166,7 +198,18 @@ class StreamView:
         return Group(Panel(header, title=title), table, Panel(log, title="connection"))
 
 
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return ""
-    return f"{v:,.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else f"{v:,}"
+def _fmt(v: object) -> str:
+    """``1,234.5``; at most 4 decimals, no trailing zeros; ``""`` for a missing value."""
+    if isinstance(v, float):
+        return f"{v:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "" if v is None else escape_terminal(str(v))
+
+
+def _volume(v: float) -> str:
+    """``1.2M``, ``35.4k``, ``870``: a bar's volume, short."""
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.1f}{unit}"
+    return f"{v:,.0f}"

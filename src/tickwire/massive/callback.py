@@ -181,8 +181,8 @@ class StreamClient(ServiceMethods):
 
     def __init__(
         self,
-        api_key: str | Secret | None,
-        cluster: str | StreamCluster | Market,
+        api_key: str | Secret | None = None,
+        cluster: str | StreamCluster | Market = "stocks",
         host: str | StreamHost | Feed | Callable[[], str] = StreamHost.REAL_TIME,
         on_message: Callable[..., Any] | None = None,
         on_close: Callable[..., Any] | None = None,
@@ -197,6 +197,7 @@ class StreamClient(ServiceMethods):
         if messages not in ("raw", "events"):
             raise ConfigError(f"messages must be 'raw' or 'events', got {messages!r}")
         market = parse_market(cluster)
+        host = options.pop("url", host)  # url=sim.url, as for AsyncStreamClient
         if not reconnect:
             options.setdefault("max_reconnects", 0)
         url: str | Callable[[], str]

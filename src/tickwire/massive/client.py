@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 
 from tickwire.backoff import Backoff
-from tickwire.credentials import Secret, resolve_secret
+from tickwire.credentials import LOCAL_KEY, Secret, is_local_url, resolve_secret
 from tickwire.errors import ConfigError
 from tickwire.massive.backfill import BackfillConfig, make_gap_filler
 from tickwire.massive.enums import Feed, Market, feed_host, parse_market
@@ -114,6 +114,8 @@ class AsyncStreamClient(AsyncServiceMethods, StreamConsumer):
         market = self.market
         target = url_source(url, lambda given: build_url(market, feed, given))
         key = resolve_secret(api_key, API_KEY_ENV_VARS, dotenv_path)
+        if key is None and isinstance(target, str) and is_local_url(target):
+            key = Secret(LOCAL_KEY)  # the simulator, a replay, a gateway: any key is accepted
         if key is None:
             raise ConfigError(
                 "no API key: pass api_key=, or set MASSIVE_API_KEY (or POLYGON_API_KEY) in the environment "

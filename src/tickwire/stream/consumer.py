@@ -23,13 +23,16 @@ from typing import Any, Protocol, Self, TypeVar
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import Event
 from tickwire.stream.driver import Driver, DriverConfig, FrameTap
+from tickwire.stream.handler_log import HandlerFailures
 from tickwire.stream.metrics import Metrics, MetricsSnapshot
 from tickwire.stream.queue import DEFAULT_MAX_BYTES, EventQueue, Item, OverflowPolicy
 from tickwire.stream.session import Session
+from tickwire.stream.subscriptions import SubscriptionSet
 
 __all__ = ["Handler", "StreamConsumer"]
 
 log = logging.getLogger("tickwire.stream")
+_HANDLER_FAILURES = HandlerFailures(log)
 
 Handler = Callable[[Event], Awaitable[None] | None]
 _T = TypeVar("_T")
@@ -155,6 +158,7 @@ class StreamConsumer:
         """Counters and gauges: events, bytes, decode errors, reconnects, queue depth and drops, lag."""
         m = self.metrics_counters
         dec = self.session.decoder
+        subs = getattr(self.session, "subscriptions", None)
         return MetricsSnapshot(
             frames=m.frames,
             events=m.events,
@@ -168,6 +172,7 @@ class StreamConsumer:
             queue_peak=max(self.queue.peak, len(self.queue)),
             queue_bytes=self.queue.bytes,
             queue_peak_bytes=max(self.queue.peak_bytes, self.queue.bytes),
+            rejected_subscriptions=subs.rejected_count if isinstance(subs, SubscriptionSet) else 0,
             dropped=self.queue.dropped,
             paused=self.queue.paused,
             lag_seconds=m.lag(),
@@ -378,5 +383,5 @@ class StreamConsumer:
     ) -> None:
         if on_error is not None:
             on_error(exc, ev)
-        else:
-            log.error("handler %r failed on a %s event", fn, ev.event_type, exc_info=exc)
+        else:  # the traceback once, then counts: not one traceback per event
+            _HANDLER_FAILURES.failed(fn, ev.event_type, exc)

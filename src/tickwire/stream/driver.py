@@ -522,7 +522,7 @@ class Driver:
         if pending is None:
             return
         reason, code, message, at, epoch = pending
-        if will_reconnect:
+        if will_reconnect and epoch:  # a lost connection (one outage), not each failed attempt (epoch 0)
             self.metrics.reconnects += 1
         self.queue.put(
             [

@@ -33,6 +33,8 @@ class MetricsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     #: Bytes of frames waiting in the queue now, and the most there were (see ``queue_bytes``).
     queue_bytes: int = 0
     queue_peak_bytes: int = 0
+    #: Subscriptions the server refused (plan, entitlement), each reported once and not re-sent.
+    rejected_subscriptions: int = 0
     dropped: int
     paused: bool
     lag_seconds: float | None

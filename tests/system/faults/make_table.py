@@ -61,7 +61,7 @@ def grid_cell(rec: dict[str, Any], marks: dict[str, int]) -> str:
     if rec["outcome"] == "failed-loudly":
         return f"✅ fails loudly: `{rec['error']}`{mark}"
     if rec["reconnects"]:
-        return f"✅ survived, {_plural(rec['reconnects'], 'reconnect attempt')}{mark}"
+        return f"✅ survived, {_plural(rec['reconnects'], 'reconnect')}{mark}"
     return f"✅ survived, same socket{mark}"
 
 

@@ -262,7 +262,7 @@ async def _drive(cell: Cell, plan: Plan, side: Any, adapter: Any) -> None:
     live = side.live_connection()
     failed_attempts = sum(d.reason == "connect_failed" for d in disc)  # never reached the server
     assert len(disc) == side.attempts() - (live is not None) + failed_attempts, "a window went unreported"
-    assert m.reconnects == sum(d.will_reconnect for d in disc)
+    assert m.reconnects == sum(d.will_reconnect and d.epoch > 0 for d in disc)  # outages, not attempts
     if not plan.reconnect and plan.fatal is None:
         assert not disc and live == first_conn, "the connection was replaced"
 

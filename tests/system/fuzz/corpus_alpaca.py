@@ -121,16 +121,23 @@ def alpaca_frame(ch: Chooser, encoding: Encoding) -> Any:
 
 def wire_message(t: mi.StructType, ch: Chooser, encoding: Encoding) -> dict[str, Any]:
     """A message of one wire Struct: required fields always, optional ones often; the times
-    (``msgspec.Raw`` fields) as RFC 3339 text, or as msgpack Timestamps in msgpack."""
+    (:data:`~tickwire.alpaca.wire.TimeValue` fields) as RFC 3339 text, or as msgpack Timestamps in msgpack."""
     out: dict[str, Any] = {"T": t.tag}
     for f in t.fields:
         if not (f.required or ch.chance(0.6)):
             continue
-        if isinstance(f.type, mi.RawType):
+        if _is_time(f.type):
             out[f.encode_name] = _timestamp(ch) if encoding == "msgpack" and ch.chance(0.8) else rfc3339(ch)
         else:
             out[f.encode_name] = value_for(f.type, ch, f.name)
     return out
+
+
+def _is_time(t: mi.Type) -> bool:
+    """A time field: :data:`tickwire.alpaca.wire.TimeValue` (a union with the msgpack extension)."""
+    return isinstance(t, mi.RawType) or (
+        isinstance(t, mi.UnionType) and any(isinstance(m, mi.ExtType) for m in t.types)
+    )
 
 
 def _timestamp(ch: Chooser) -> dt.datetime:

@@ -287,7 +287,7 @@ async def test_stream_jsonl_masks_the_connected_url_and_json_escapes_strings() -
     events = [json.loads(line) for line in out.splitlines()]
     urls = [e["url"] for e in events if e["ev"] == "connected"]
     assert len(urls) == 2 and all(u.endswith("?apiKey=****") for u in urls)
-    assert {e["sym"] for e in events if e["ev"] == "T"} == {*PAYLOADS, "LASTONE"}  # the data, exact
+    assert {e["symbol"] for e in events if e["ev"] == "T"} == {*PAYLOADS, "LASTONE"}  # the data, exact
     messages = {e["message"] for e in events if e["ev"] == "status"}
     assert {f"msg {raw}" for raw in PAYLOADS} <= messages
     closes = [e for e in events if e["ev"] == "disconnected"]
@@ -295,11 +295,13 @@ async def test_stream_jsonl_masks_the_connected_url_and_json_escapes_strings() -
 
 
 def test_a_close_reason_and_a_polymarket_line_print_inertly() -> None:
-    from tickwire.cli.polymarket_stream import _line
+    from tickwire.cli.pm_view import PolymarketView
     from tickwire.cli.view import describe
     from tickwire.events import Disconnected
 
     bye = Disconnected(reason="server closed (4000)", message=CLOSE_REASON, at=0.0, epoch=1, retry_in=0.5)
     assert describe(bye) == "disconnected: server closed (4000) (bye\\x1b[2J\\x07), retry in 0.50 s"
     status = Status(status="info", message="slug\x1b[2J\u202e")
-    assert _line(object(), status) == "status info: slug\\x1b[2J\\u202e"
+    board = PolymarketView(title="t")  # the Polymarket board's connection panel
+    board.add(object(), status)
+    assert board.log[-1].endswith(" status info: slug\\x1b[2J\\u202e")

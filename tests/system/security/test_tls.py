@@ -9,7 +9,6 @@ import asyncio
 import logging
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -221,7 +220,7 @@ def test_rest_client_over_https(
         options["ca_file"] = str(pki.ca_file)
     elif how == "SSL_CERT_FILE":  # httpx's default store reads it
         monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))
-    now = int(time.time() * 1000)
+    now = tls_sim_thread.now_ms()  # the market clock (a session time, not always the wall clock)
     with RestClient(KEY, **options) as client:
         if how is None:
             with pytest.raises(TLSError, match="certificate verification failed"):
