@@ -23,6 +23,7 @@ from urllib.parse import quote
 import typer
 
 from tickwire.cli.extras import require
+from tickwire.cli.key_options import ApiKey, KeyId, SecretKey
 from tickwire.credentials import is_local_url, resolve_secret
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.massive.client import API_KEY_ENV_VARS
@@ -271,19 +272,9 @@ def dashboard(
     nats_subject: Annotated[str | None, typer.Option(help="NATS subject of the alerts")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser")] = False,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            help="Massive key (default: MASSIVE_API_KEY, POLYGON_API_KEY or .env; none for a local --url)",
-        ),
-    ] = None,
-    key_id: Annotated[
-        str | None, typer.Option(help="Polymarket US / Alpaca key id (default: from the environment)")
-    ] = None,
-    secret_key: Annotated[
-        str | None, typer.Option(help="Polymarket US / Alpaca secret (default: from the environment)")
-    ] = None,
+    api_key: ApiKey = None,
+    key_id: KeyId = None,
+    secret_key: SecretKey = None,
 ) -> None:
     require("tickwire dashboard", "dashboard")
     keys = {k: v for k, v in (("key_id", key_id), ("secret_key", secret_key)) if v}

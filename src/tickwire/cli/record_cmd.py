@@ -21,6 +21,7 @@ import msgspec
 import typer
 
 from tickwire.cli.extras import require
+from tickwire.cli.key_options import ApiKey, KeyId, SecretKey
 from tickwire.cli.sinks_cmd import INCOMPLETE, outcome_lines
 from tickwire.cli.view import fit
 from tickwire.credentials import is_local_url, resolve_secret
@@ -92,19 +93,9 @@ def record(
         float,
         typer.Option(help="At the end, seconds the sinks get (in parallel) to catch up with the journal"),
     ] = 30.0,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            help="Massive key (default: MASSIVE_API_KEY, POLYGON_API_KEY or .env; none for a local --url)",
-        ),
-    ] = None,
-    key_id: Annotated[
-        str | None, typer.Option(help="Polymarket US / Alpaca key id (default: from the environment)")
-    ] = None,
-    secret_key: Annotated[
-        str | None, typer.Option(help="Polymarket US / Alpaca secret (default: from the environment)")
-    ] = None,
+    api_key: ApiKey = None,
+    key_id: KeyId = None,
+    secret_key: SecretKey = None,
     ha: Annotated[
         str | None,
         typer.Option(
@@ -285,6 +276,16 @@ def _plan(
     )
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGINT or SIGTERM sets: the recorder then stops and flushes its sinks."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def _run(
     plan: _Plan,
     channels: list[str],
@@ -299,11 +300,7 @@ async def _run(
 ) -> tuple[RecorderStatus, str]:
     from tickwire.record import Recorder
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     async with contextlib.AsyncExitStack() as stack:
         options = await _client_options(plan, seed, stack)
         recorder = Recorder(
@@ -361,12 +358,8 @@ async def _run_ha(
     from tickwire.ha.recording import record_ha
     from tickwire.record import Recorder
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    timer = loop.call_later(duration, stop.set) if duration is not None else None
+    stop = _stop_on_signals()
+    timer = asyncio.get_running_loop().call_later(duration, stop.set) if duration is not None else None
     show = _print_json if status_json else _StatusLine(sys.stderr.isatty()).show
     tables = plan.provider.tables(plan.market)
     async with contextlib.AsyncExitStack() as stack:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 
 from tickwire.cli.extras import require
+from tickwire.cli.key_options import ApiKey, KeyId, SecretKey
 from tickwire.cli.view import StreamView, encode_jsonl
 from tickwire.credentials import is_local_url, resolve_secret
 from tickwire.errors import TickwireError
@@ -93,19 +94,9 @@ def stream(
             help="Polymarket US market slugs: slug1,slug2; Alpaca: symbols for channels that name none"
         ),
     ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            help="Massive key (default: MASSIVE_API_KEY, POLYGON_API_KEY or .env; none for a local --url)",
-        ),
-    ] = None,
-    key_id: Annotated[
-        str | None, typer.Option(help="Polymarket US / Alpaca key id (default: from the environment)")
-    ] = None,
-    secret_key: Annotated[
-        str | None, typer.Option(help="Polymarket US / Alpaca secret (default: from the environment)")
-    ] = None,
+    api_key: ApiKey = None,
+    key_id: KeyId = None,
+    secret_key: SecretKey = None,
 ) -> None:
     install_log_filter()
     if provider.lower() == "polymarket":
