@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from bisect import bisect_left
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ _DUCK = {
     "ts": "TIMESTAMP",
 }
 _STAGED = "_tw_rows"
+CHUNK_ROWS = 50_000
+"""Rows converted and inserted at a time (see :meth:`DuckDBSink._insert_all`)."""
 
 
 def duckdb_type(column_type: str) -> str:
@@ -69,6 +72,7 @@ class DuckDBSink:
         self._created: set[str] = set()  # tables known to exist (added only once committed)
         self._con: Any = None
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +91,9 @@ class DuckDBSink:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
 
     def is_data_error(self, exc: BaseException) -> bool:
         """Values DuckDB or the Arrow conversion refuse; an I/O error (the file locked by a reader,
@@ -126,11 +133,7 @@ class DuckDBSink:
                 try:
                     held = _stored(con, batch.journal)
                     if batch.end > held:
-                        for spec, (events, positions) in groups.items():
-                            i = bisect_left(positions, held)
-                            if i < len(positions):
-                                rows = to_arrow(spec, events[i:], batch.journal, positions[i:])
-                                self._insert(con, spec, rows)
+                        self._insert_all(con, groups, batch.journal, held)
                         con.execute(
                             f"INSERT INTO {WATERMARKS} VALUES (?, ?, now()) ON CONFLICT (journal) DO UPDATE "
                             f"SET pos = greatest({WATERMARKS}.pos, excluded.pos), updated = excluded.updated",
@@ -142,6 +145,31 @@ class DuckDBSink:
                     raise
             finally:
                 self._release(con)
+
+    def _insert_all(
+        self, con: Any, groups: dict[TableSpec, tuple[list[Any], list[int]]], journal: str, held: int
+    ) -> None:
+        """Every row from position ``held`` on, in chunks: while DuckDB inserts one chunk (in a worker
+        thread; it lets go of the GIL) the next is converted to Arrow (Python, holding it), so the two
+        costs overlap instead of adding up. The connection is used by one thread at a time."""
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = ThreadPoolExecutor(1, thread_name_prefix="tickwire-duckdb")
+        pending: Future[None] | None = None
+        try:
+            for spec, (events, positions) in groups.items():
+                for at in range(bisect_left(positions, held), len(positions), CHUNK_ROWS):
+                    end = at + CHUNK_ROWS
+                    rows = to_arrow(spec, events[at:end], journal, positions[at:end])
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(self._insert, con, spec, rows)
+            if pending is not None:
+                done, pending = pending, None
+                done.result()
+        finally:
+            if pending is not None:  # a conversion failed: never roll back under a running insert
+                wait([pending])
 
     def _insert(self, con: Any, spec: TableSpec, rows: Any) -> None:
         con.register(_STAGED, rows)
