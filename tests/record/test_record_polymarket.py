@@ -227,10 +227,14 @@ async def test_record_polymarket_sim_into_every_sink_query_it_and_redeliver(tmp_
     rows = sorted(normalized_rows(MARKETS, events))  # Redis and JSON lines hold the normalized rows
     assert sorted(await redis_payloads(rs.url, rs.prefix)) == rows
     assert sorted(ENC.encode(e) for e in await nats_events(nt, len(events))) == sent
-    code, out, err = await cli(
+    consume = (
         "consume", "nats", nt.url, "--provider", "polymarket", "--prefix", nt.prefix, "--stream", nt.stream,
         "--limit", str(len(events)),
     )  # fmt: skip
+    code, out, err = await cli(*consume)  # the normalized rows, as every other sink holds them
+    assert code == 0, err
+    assert sorted(line.encode() for line in out.splitlines()) == rows
+    code, out, err = await cli(*consume, "--wire")
     assert code == 0, err
     assert sorted(line.encode() for line in out.splitlines()) == sent
 

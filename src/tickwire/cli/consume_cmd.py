@@ -8,7 +8,6 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Annotated
 
-import msgspec
 import typer
 
 if TYPE_CHECKING:
@@ -26,9 +25,6 @@ def _needs_storage() -> None:
     from tickwire.cli.extras import require
 
     require("tickwire consume", "storage")
-
-
-_ENC = msgspec.json.Encoder()
 
 
 @consume_app.command("nats")
@@ -59,9 +55,13 @@ def nats_cmd(
             help="With --limit: seconds without a message that mean every stored one was read (caught up)"
         ),
     ] = 1.0,
+    wire: Annotated[
+        bool, typer.Option("--wire", help="Print the events in their wire form, not the normalized rows")
+    ] = False,
 ) -> None:
-    """Print events from JetStream as JSON lines (typed on the way: bad payloads become decode errors;
-    strings JSON-escaped). Exit 1 with a one-line error if the server cannot be read."""
+    """Print events from JetStream as JSON lines: the normalized rows of the SQL tables (``--wire``:
+    the provider's wire keys), typed on the way (bad payloads become decode errors; strings
+    JSON-escaped). Exit 1 with a one-line error if the server cannot be read."""
     from tickwire.errors import ConfigError, TickwireError
     from tickwire.provider import get_provider
     from tickwire.redact import install_log_filter, safe_text
@@ -75,7 +75,7 @@ def nats_cmd(
         typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(2) from None
     try:
-        asyncio.run(_run(url, subject, tables, prefix, stream, new, limit, idle))
+        asyncio.run(_run(url, subject, tables, prefix, stream, new, limit, idle, wire))
     except TickwireError as exc:  # the server's words may be in it: masked and escaped
         typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
@@ -90,8 +90,9 @@ async def _run(
     new: bool,
     limit: int | None,
     idle: float = 1.0,
+    wire: bool = False,
 ) -> None:
-    from tickwire.redact import json_escape_controls
+    from tickwire.cli.stream_cmd import rows_jsonl
     from tickwire.sinks import consume_nats
     from tickwire.sinks.base import mask_url
     from tickwire.sinks.nats_jetstream import default_stream
@@ -131,7 +132,7 @@ async def _run(
         elif stored is not None:
             quiet = loop.call_later(idle, caught_up.set)
         async for ev in events:
-            out.write(json_escape_controls(_ENC.encode(ev)) + b"\n")
+            out.write(rows_jsonl(None if wire else tables, [ev]))
             out.flush()
             n += 1
             if limit is not None and n >= limit:
