@@ -163,7 +163,7 @@ def test_recovered_in_time_exits_0(sim: SimulatorThread, stores: Stores, row: Re
         p.up()
     cut = []
     for p in proxies:  # each sink reconnected (a sink between two connections has nothing to cut)
-        poll(lambda p=p: p.open_connections, bool, 5, 0.02)
+        poll(lambda p=p: p.open_connections, bool, 15, 0.02)  # a sink's backoff reaches 5 s (+ load)
         cut.append(p.down("refuse"))
     run.wait_status(lambda s: s["elapsed"] >= 3.0, 20, "3 s of recording")
     for p in proxies:
