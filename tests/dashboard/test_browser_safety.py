@@ -77,6 +77,7 @@ async def test_token_page_shows_hostile_symbols_as_text_and_drops_evicted_cards(
         assert await page.evaluate("() => document.querySelectorAll('.card canvas').length") >= 2
 
         await page.evaluate(_WATCH_TAPE)
+        fast_sim.pause_data()  # only the hostile trades now: the page's coalesced tape cannot skip them
         fast_sim.send_raw(_trades(HOSTILE, fast_sim.now_ms()))
         await page.wait_for_function(
             "(n) => document.querySelectorAll('.card').length >= n", arg=len(HOSTILE) + 1, timeout=WAIT
@@ -91,6 +92,7 @@ async def test_token_page_shows_hostile_symbols_as_text_and_drops_evicted_cards(
         assert await page.evaluate("() => document.querySelectorAll('img').length") == 0
         assert await page.evaluate("() => window.pwned === undefined")
         assert await page.evaluate("() => Object.getPrototypeOf(window.tickwire.charts) === null")
+        fast_sim.resume_data()
 
         # new symbols beyond the bound: the least recently updated hostile cards leave the page
         fresh = [f"NEW{i}" for i in range(3)]
