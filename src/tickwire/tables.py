@@ -46,6 +46,7 @@ __all__ = [
     "event_decoder",
     "event_id",
     "group_by_table",
+    "held_type",
     "struct_spec",
     "unknown_spec",
 ]
@@ -186,6 +187,13 @@ def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType)
 
 
+def held_type(cls: type[Event], f: msgspec.structs.FieldInfo) -> Any:
+    """The type a field of ``cls`` holds once decoded: its declared type, or what the class's
+    ``_field_types`` says for a field declared wider (a wire time the decoder makes int ns)."""
+    held: Mapping[str, Any] = getattr(cls, "_field_types", {})
+    return held.get(f.name, f.type)
+
+
 def struct_spec(
     name: str,
     cls: type[Event],
@@ -196,7 +204,9 @@ def struct_spec(
     time_column: str | None = None,
 ) -> TableSpec:
     """A table of an event Struct's public fields, in declaration order (``rename``: attribute →
-    column name). ``time_column`` defaults to the column of the class's ``_time_attr``, if any."""
+    column name). ``time_column`` defaults to the column of the class's ``_time_attr``, if any.
+    A class whose fields are declared wider than they hold once decoded (a wire time read into int
+    ns after the decode) names the types they hold in ``_field_types``; the columns take those."""
     rename = rename or {}
     skip = set(exclude)
     cols: list[Column] = [Column("ev", "str")]
@@ -205,8 +215,9 @@ def struct_spec(
         if f.name.startswith("_") or f.name in skip:
             continue
         col = rename.get(f.name, f.name)
-        ctype = column_type(f.type)
-        mixed = ctype == "str" and f.type not in (str, str | None)
+        ftype = held_type(cls, f)
+        ctype = column_type(ftype)
+        mixed = ctype == "str" and ftype not in (str, str | None)
         cols.append(Column(col, ctype, mixed, f.name))
         by_attr[f.name] = col
     cols.append(Column("ts", "ts"))

@@ -328,6 +328,58 @@ def test_msgpack_timestamp_extensions_of_every_width() -> None:
             time_of(bad)
 
 
+def test_a_known_second_does_not_let_a_malformed_fraction_through() -> None:
+    """The decoder's fast path remembers a frame's second; a time of that second whose fraction is
+    not 9 ASCII digits still becomes a DecodeError (and costs only its own message)."""
+    d = AlpacaDecoder()
+    good = {"T": "t", "S": "AAPL", "p": 1.0, "s": 1.0}
+    (first,) = d.decode(msgspec.json.encode([_with_time(good, T_STR)]))
+    assert first.timestamp == T_NS
+    for frac in ("1_2345678", "+12345678", " 12345678", "12345678\uff11", "1234567 8"):
+        bad = "2021-02-22T15:51:44." + frac + "Z"
+        assert len(bad) == len(T_STR)
+        events = d.decode(msgspec.json.encode([_with_time(good, T_STR), _with_time(good, bad)]))
+        assert [type(e) for e in events] == [Trade, DecodeError], frac
+        assert events[0].timestamp == T_NS
+    later = "2021-02-22T15:51:45.000000001Z"  # the next second: learned as well
+    (ev,) = d.decode(msgspec.json.encode([_with_time(good, later)]))
+    assert ev.timestamp == T_NS - 208_123_456 + 1_000_000_001
+
+
+def test_the_events_encode_as_alpaca_messages_and_decode_back() -> None:
+    """The events' msgspec form is the wire's (``T`` tag, wire keys, int ns times), so a frame of
+    encoded events decodes to equal events, in either encoding."""
+    events = []
+    for msg, cls, _ in MESSAGES:
+        (ev,) = AlpacaDecoder().decode(msgspec.json.encode([_with_time(msg, T_STR)]))
+        assert type(ev) is cls
+        events.append(ev)
+    trade = next(e for e in events if type(e) is Trade)
+    wire = trade.to_builtins()
+    assert wire["T"] == "t" and wire["S"] == "AAPL" and wire["p"] == 126.55 and wire["t"] == T_NS
+    for encode in (msgspec.json.encode, msgspec.msgpack.encode):
+        market = [e for e in events if not isinstance(e, News)]  # news: its own wire form
+        assert AlpacaDecoder().decode(encode(market)) == market
+
+
+def test_wire_values_are_normalized_before_an_event_leaves() -> None:
+    """One condition as a string (options), null conditions, and a ``crossed`` key a server has no
+    business sending: a list, an empty list, and tickwire's own flag left alone."""
+    frame = msgspec.msgpack.encode(
+        [
+            {"T": "t", "S": "AAPL250117C00150000", "p": 1.5, "s": 2, "c": "I", "t": ts64(T_NS)},
+            {"T": "q", "S": "AAPL", "bp": 1.0, "ap": 1.1, "c": None, "t": ts64(T_NS)},
+            {"T": "c", "S": "AAPL", "oc": "@", "cc": ["@", "I"], "t": ts64(T_NS)},
+            {"T": "o", "S": "BTC/USD", "b": [{"p": 1, "s": 1}], "a": [], "r": True, "crossed": True},
+        ]
+    )
+    trade, quote, corr, book = AlpacaDecoder().decode(frame)
+    assert trade.conditions == ["I"] and quote.conditions == []
+    assert corr.original_conditions == ["@"] and corr.corrected_conditions == ["@", "I"]
+    assert type(book) is OrderBook and book.crossed is False and book.bids[0].price == 1.0
+    assert all(type(e.timestamp) is int for e in (trade, quote, corr, book))
+
+
 # ---------------------------------------------------------------------------- round trips
 
 symbols = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ./", min_size=1, max_size=12)

@@ -22,12 +22,14 @@ from tickwire.sinks.rows import (
     row_json,
     rows_payload,
 )
-from tickwire.tables import TableSpec, columns_of
+from tickwire.tables import TableSpec, columns_of, held_type
 
 
 def _sample(tp: Any, i: int) -> Any:
     """A value of a field annotation (text for unions with ``str``, else the first member), varied by ``i``."""
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:  # a constrained type: its base (the samples are within bounds)
+        return _sample(typing.get_args(tp)[0], i)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _sample(str if str in args else args[0], i)  # ``int | str`` is stored as text
@@ -55,7 +57,11 @@ def _sample(tp: Any, i: int) -> Any:
 
 
 def _build(cls: type[Any], i: int) -> Any:
-    kw = {f.name: _sample(f.type, i) for f in msgspec.structs.fields(cls) if not f.name.startswith("_")}
+    kw = {
+        f.name: _sample(held_type(cls, f), i)
+        for f in msgspec.structs.fields(cls)
+        if not f.name.startswith("_")
+    }
     return cls(**kw)
 
 

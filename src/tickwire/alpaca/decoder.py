@@ -2,11 +2,14 @@
 
 A frame is an array of messages, each tagged by ``T``. The encoding is told by the frame's first
 byte (``[`` for JSON, a msgpack array header otherwise), so one decoder reads both and a journal
-replays without knowing which the stream used. The fast path decodes the whole array into the wire
-Structs of :mod:`tickwire.alpaca.wire` in one msgspec call; when that fails (an unknown ``T``, a
-malformed message) the frame is decoded message by message, so a bad message costs only itself: an
-unknown type becomes a :class:`~tickwire.events.RawEvent`, a malformed one a
-:class:`~tickwire.events.DecodeError`, and the others are kept, in order.
+replays without knowing which the stream used. The fast path decodes the whole array in one msgspec
+call, market data straight into the events of :mod:`tickwire.alpaca.models` (their fields carry
+the wire keys), then one pass makes each wire time int ns (a msgpack Timestamp from its 8 bytes,
+the usual RFC 3339 string from its remembered second and 9 digits) and each ``conditions`` a list.
+When that fails (an unknown ``T``, a malformed message or time) the frame is decoded message by
+message, so a bad message costs only itself: an unknown type becomes a
+:class:`~tickwire.events.RawEvent`, a malformed one a :class:`~tickwire.events.DecodeError`, and
+the others are kept, in order.
 
 Control messages become events too: ``success`` a :class:`~tickwire.events.Status`, ``error`` an
 :class:`~tickwire.alpaca.models.AlpacaError` (with its code's meaning), ``subscription`` a
@@ -20,7 +23,7 @@ The provider's :meth:`decoder` (journal replay, one frame at a time) keeps no bo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 
@@ -29,7 +32,6 @@ from tickwire.alpaca.codes import error_info
 from tickwire.alpaca.models import (
     AlpacaError,
     Bar,
-    BookLevel,
     CancelError,
     Correction,
     DailyBar,
@@ -45,36 +47,52 @@ from tickwire.alpaca.models import (
 )
 from tickwire.alpaca.wire import (
     SUBSCRIPTION_FIELDS,
-    WBar,
-    WCancelError,
-    WCorrection,
-    WDailyBar,
     WError,
-    WImbalance,
-    WireItem,
-    WLevel,
-    WLuld,
     WNews,
-    WOrderBook,
-    WQuote,
-    WStatus,
     WSubscription,
     WSuccess,
     WTagOnly,
-    WTrade,
-    WUpdatedBar,
     time_of,
 )
 from tickwire.events import DecodeError, Event, RawEvent, Status
 
-__all__ = ["AlpacaDecoder", "count_events", "encode_json", "encode_msgpack", "is_msgpack"]
+__all__ = [
+    "MESSAGE_TYPES",
+    "AlpacaDecoder",
+    "Message",
+    "count_events",
+    "encode_json",
+    "encode_msgpack",
+    "is_msgpack",
+]
 
 _ERRORS = (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError)
 
-_JSON_FRAME = msgspec.json.Decoder(list[WireItem])
-_PACK_FRAME = msgspec.msgpack.Decoder(list[WireItem])
-_JSON_ITEM = msgspec.json.Decoder(WireItem)
-_PACK_ITEM = msgspec.msgpack.Decoder(WireItem)
+MESSAGE_TYPES = (
+    Trade,
+    Quote,
+    Bar,
+    UpdatedBar,
+    DailyBar,
+    TradingStatus,
+    Luld,
+    Correction,
+    CancelError,
+    Imbalance,
+    OrderBook,
+    WNews,
+    WSuccess,
+    WError,
+    WSubscription,
+)
+"""Every message type the decoder reads, tagged by ``T``: market data as its events, the rest as
+the wire Structs of :mod:`tickwire.alpaca.wire` (made into events by ``_CONVERT``)."""
+Message = Union[MESSAGE_TYPES]  # type: ignore[valid-type]  # noqa: UP007
+
+_JSON_FRAME = msgspec.json.Decoder(list[Message])
+_PACK_FRAME = msgspec.msgpack.Decoder(list[Message])
+_JSON_ITEM = msgspec.json.Decoder(Message)
+_PACK_ITEM = msgspec.msgpack.Decoder(Message)
 _JSON_RAWS = msgspec.json.Decoder(list[msgspec.Raw])
 _PACK_RAWS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 _JSON_TAG = msgspec.json.Decoder(WTagOnly)
@@ -117,109 +135,70 @@ def _conditions(c: list[str] | str | None) -> list[str]:
     return [c] if isinstance(c, str) else c
 
 
-def _levels(levels: list[WLevel]) -> list[BookLevel]:
-    return [BookLevel(lv.p, lv.s) for lv in levels]
+def _fix_correction(ev: Any) -> None:
+    ev.original_conditions = _conditions(ev.original_conditions)
+    ev.corrected_conditions = _conditions(ev.corrected_conditions)
 
 
-# One converter per wire class: wire message → event.
-def _trade(w: WTrade) -> Event:
-    return Trade(
-        symbol=w.S,
-        price=w.p,
-        size=w.s,
-        timestamp=time_of(w.t),
-        id=w.i,
-        exchange=w.x,
-        conditions=_conditions(w.c),
-        tape=w.z,
-        taker_side=w.tks,
-    )
+_FIX: dict[type, Callable[[Any], None]] = {Correction: _fix_correction}
+_Ext = msgspec.msgpack.Ext
+_S_MASK = 0x3_FFFF_FFFF
+_HEADS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS." of recent RFC 3339 times → Unix ns of that second
+_HEADS_MAX = 4096
 
 
-def _quote(w: WQuote) -> Event:
-    return Quote(
-        symbol=w.S,
-        bid_price=w.bp,
-        bid_size=w.bs,
-        ask_price=w.ap,
-        ask_size=w.as_,
-        timestamp=time_of(w.t),
-        bid_exchange=w.bx,
-        ask_exchange=w.ax,
-        conditions=_conditions(w.c),
-        tape=w.z,
-    )
+def _str_time(t: str) -> int:
+    """An RFC 3339 string in Unix ns (:func:`time_of`), remembering the second of the usual
+    ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` form for the next ones (a frame's times share it)."""
+    ns = time_of(t)
+    frac = t[20:29]
+    if len(t) == 30 and t[19] == "." and t[29] == "Z" and frac.isdigit() and frac.isascii():
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[t[:20]] = ns - int(frac)
+    return ns
 
 
-def _bar_of(cls: type[Bar]) -> Callable[[Any], Event]:
-    def convert(w: WBar) -> Event:
-        return cls(
-            symbol=w.S,
-            open=w.o,
-            high=w.h,
-            low=w.l,
-            close=w.c,
-            volume=w.v,
-            timestamp=time_of(w.t),
-            trade_count=w.n,
-            vwap=w.vw,
-        )
-
-    return convert
-
-
-def _status(w: WStatus) -> Event:
-    return TradingStatus(
-        symbol=w.S,
-        status_code=w.sc,
-        status_message=w.sm,
-        reason_code=w.rc,
-        reason_message=w.rm,
-        timestamp=time_of(w.t),
-        tape=w.z,
-    )
-
-
-def _luld(w: WLuld) -> Event:
-    return Luld(symbol=w.S, limit_up=w.u, limit_down=w.d, indicator=w.i, tape=w.z, timestamp=time_of(w.t))
-
-
-def _correction(w: WCorrection) -> Event:
-    return Correction(
-        symbol=w.S,
-        exchange=w.x,
-        original_id=w.oi,
-        original_price=w.op,
-        original_size=w.os,
-        original_conditions=_conditions(w.oc),
-        corrected_id=w.ci,
-        corrected_price=w.cp,
-        corrected_size=w.cs,
-        corrected_conditions=_conditions(w.cc),
-        tape=w.z,
-        timestamp=time_of(w.t),
-    )
-
-
-def _cancel(w: WCancelError) -> Event:
-    return CancelError(
-        symbol=w.S,
-        id=w.i,
-        exchange=w.x,
-        price=w.p,
-        size=w.s,
-        action=w.a,
-        tape=w.z,
-        timestamp=time_of(w.t),
-    )
-
-
-def _imbalance(w: WImbalance) -> Event:
-    return Imbalance(symbol=w.S, price=w.p, tape=w.z, timestamp=time_of(w.t))
-
-
-def _orderbook(w: WOrderBook) -> Event:
-    return OrderBook(symbol=w.S, bids=_levels(w.b), asks=_levels(w.a), reset=w.r, timestamp=time_of(w.t))
+def _finish(items: list[Any]) -> tuple[list[Event], bool]:
+    """Decoded messages → events, in place where it can: each market-data event's wire time made
+    int ns and its conditions a list; news and control messages converted; and whether there was
+    an order book among them. A bad time raises :class:`ValueError` (the caller then reads the
+    frame message by message)."""
+    convert = _CONVERT
+    fix = _FIX
+    ext = _Ext
+    heads = _HEADS
+    from_bytes = int.from_bytes
+    others = books = False
+    for ev in items:
+        cls = type(ev)
+        if cls in convert:
+            others = True
+            continue
+        t = ev.timestamp
+        if type(t) is ext and t.code == -1 and type(d := t.data) is bytes and len(d) == 8:
+            v = from_bytes(d, "big")  # timestamp 64: 30-bit ns, 34-bit s
+            ev.timestamp = (v & _S_MASK) * 1_000_000_000 + (v >> 34)
+        elif type(t) is str:  # the usual form: a known second and 9 digits of ns
+            sec = heads.get(t[:20]) if len(t) == 30 and t[29] == "Z" else None
+            frac = t[20:29]
+            if sec is not None and frac.isdigit() and frac.isascii():
+                ev.timestamp = sec + int(frac)
+            else:
+                ev.timestamp = _str_time(t)
+        elif type(t) is not int:
+            ev.timestamp = time_of(t)
+        if cls is Trade or cls is Quote:
+            if type(ev.conditions) is not list:
+                ev.conditions = _conditions(ev.conditions)
+        elif cls is OrderBook:
+            ev.crossed = False  # tickwire's flag: a message cannot set it
+            books = True
+        elif cls in fix:
+            fix[cls](ev)
+    if others:
+        return [convert[type(w)](w) if type(w) in convert else w for w in items], books
+    return items, books
 
 
 def _news(w: WNews) -> Event:
@@ -255,17 +234,6 @@ def _subscription(w: WSubscription) -> Event:
 
 
 _CONVERT: dict[type, Callable[[Any], Event]] = {
-    WTrade: _trade,
-    WQuote: _quote,
-    WBar: _bar_of(Bar),
-    WUpdatedBar: _bar_of(UpdatedBar),
-    WDailyBar: _bar_of(DailyBar),
-    WStatus: _status,
-    WLuld: _luld,
-    WCorrection: _correction,
-    WCancelError: _cancel,
-    WImbalance: _imbalance,
-    WOrderBook: _orderbook,
     WNews: _news,
     WSuccess: _success,
     WError: _error,
@@ -289,25 +257,21 @@ class AlpacaDecoder:
         """The events of one frame, in order (see the module docstring). Never raises."""
         binary = is_msgpack(frame)
         try:
-            items = (_PACK_FRAME if binary else _JSON_FRAME).decode(frame)
-            convert = _CONVERT
-            events = [convert[type(w)](w) for w in items]
+            events, books = _finish((_PACK_FRAME if binary else _JSON_FRAME).decode(frame))
         except _ERRORS:
-            events = self._slow(frame, binary)
+            events, books = self._slow(frame, binary), True
         except RuntimeError as exc:  # defensive: never let a frame end the stream
             self.errors += 1
             return [DecodeError(error=f"{type(exc).__name__}: {exc}", data=bytes(frame))]
-        if self.books is not None:
+        if books and self.books is not None:
             events = self.books.apply_events(events)
         return events
 
     def decode_fast(self, frame: bytes) -> list[Event]:
         """The typed fast path alone; raises on anything :meth:`decode` would have to look at closer."""
         binary = is_msgpack(frame)
-        items = (_PACK_FRAME if binary else _JSON_FRAME).decode(frame)
-        convert = _CONVERT
-        events = [convert[type(w)](w) for w in items]
-        if self.books is not None:
+        events, books = _finish((_PACK_FRAME if binary else _JSON_FRAME).decode(frame))
+        if books and self.books is not None:
             events = self.books.apply_events(events)
         return events
 
@@ -324,8 +288,7 @@ class AlpacaDecoder:
 
     def _one(self, raw: bytes, binary: bool) -> Event:
         try:
-            w = (_PACK_ITEM if binary else _JSON_ITEM).decode(raw)
-            return _CONVERT[type(w)](w)
+            return _finish([(_PACK_ITEM if binary else _JSON_ITEM).decode(raw)])[0][0]
         except _ERRORS as exc:
             try:
                 tag = (_PACK_TAG if binary else _JSON_TAG).decode(raw).T

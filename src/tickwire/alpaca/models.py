@@ -15,10 +15,12 @@ Control events of the protocol: :class:`AlpacaError` (every error frame, with it
 from __future__ import annotations
 
 import datetime as _dt
-from typing import ClassVar
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import msgspec
 
+from tickwire.alpaca.wire import Conditions, TimeValue
 from tickwire.events import ControlEvent, Event
 
 __all__ = [
@@ -44,13 +46,25 @@ __all__ = [
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
-class AlpacaEvent(Event, kw_only=True):
-    """Base of the market-data events: ``symbol`` and ``timestamp`` (Unix ns; 0 when the wire had none)."""
+class AlpacaEvent(Event, tag_field="T", kw_only=True):
+    """Base of the market-data events: ``symbol`` and ``timestamp`` (Unix ns; 0 when the wire had none).
+
+    Each field is named for reading and encoded under its wire key (``symbol`` as ``S``, ``price``
+    as ``p``...), tagged by ``T`` like the wire, so a frame decodes straight into these classes in
+    one msgspec call, and ``to_builtins()`` gives a message in Alpaca's own form. As decoded,
+    ``timestamp`` briefly holds the wire's time value (an RFC 3339 string, a msgpack Timestamp);
+    the decoder makes it int ns before an event leaves it (:func:`tickwire.alpaca.wire.time_of`).
+    """
 
     _time_attr: ClassVar[str] = "timestamp"
+    _field_types: ClassVar[dict[str, Any]] = {"timestamp": int}
+    """What the fields declared wider than they hold contain once decoded (for the tables)."""
 
-    symbol: str
-    timestamp: int = 0
+    symbol: str = msgspec.field(name="S")
+    if TYPE_CHECKING:
+        timestamp: int = 0
+    else:
+        timestamp: TimeValue = msgspec.field(default=0, name="t")
 
     @property
     def datetime(self) -> _dt.datetime:
@@ -58,41 +72,54 @@ class AlpacaEvent(Event, kw_only=True):
         return _EPOCH + _dt.timedelta(microseconds=self.timestamp // 1000)
 
 
+_TAPE = msgspec.field(default=None, name="z")
+
+
 class Trade(AlpacaEvent, tag="t", kw_only=True):
     """A trade (``T: "t"``). ``size`` is shares (stocks), coins (crypto) or contracts (options)."""
 
-    price: float
-    size: float
-    id: int | None = None
-    exchange: str | None = None
-    conditions: list[str] = msgspec.field(default_factory=list)
-    tape: str | None = None
-    taker_side: str | None = None  # crypto: "B" (buyer took) or "S"
+    _field_types: ClassVar[dict[str, Any]] = {"timestamp": int, "conditions": list[str]}
+
+    price: float = msgspec.field(name="p")
+    size: float = msgspec.field(name="s")
+    id: int | None = msgspec.field(default=None, name="i")
+    exchange: str | None = msgspec.field(default=None, name="x")
+    if TYPE_CHECKING:
+        conditions: list[str] = msgspec.field(default_factory=list)
+    else:  # options send one condition as a string: the decoder makes it a one-element list
+        conditions: Conditions = msgspec.field(default_factory=list, name="c")
+    tape: str | None = _TAPE
+    taker_side: str | None = msgspec.field(default=None, name="tks")  # crypto: "B" (buyer took) or "S"
 
 
 class Quote(AlpacaEvent, tag="q", kw_only=True):
     """A top-of-book quote (``T: "q"``); stock sizes are in round lots."""
 
-    bid_price: float
-    bid_size: float
-    ask_price: float
-    ask_size: float
-    bid_exchange: str | None = None
-    ask_exchange: str | None = None
-    conditions: list[str] = msgspec.field(default_factory=list)
-    tape: str | None = None
+    _field_types: ClassVar[dict[str, Any]] = {"timestamp": int, "conditions": list[str]}
+
+    bid_price: float = msgspec.field(default=0.0, name="bp")
+    bid_size: float = msgspec.field(default=0.0, name="bs")
+    ask_price: float = msgspec.field(default=0.0, name="ap")
+    ask_size: float = msgspec.field(default=0.0, name="as")
+    bid_exchange: str | None = msgspec.field(default=None, name="bx")
+    ask_exchange: str | None = msgspec.field(default=None, name="ax")
+    if TYPE_CHECKING:
+        conditions: list[str] = msgspec.field(default_factory=list)
+    else:
+        conditions: Conditions = msgspec.field(default_factory=list, name="c")
+    tape: str | None = _TAPE
 
 
 class Bar(AlpacaEvent, tag="b", kw_only=True):
     """A minute bar (``T: "b"``); ``timestamp`` is the bar's start."""
 
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    trade_count: int | None = None
-    vwap: float | None = None
+    open: float = msgspec.field(name="o")
+    high: float = msgspec.field(name="h")
+    low: float = msgspec.field(name="l")
+    close: float = msgspec.field(name="c")
+    volume: float = msgspec.field(name="v")
+    trade_count: int | None = msgspec.field(default=None, name="n")
+    vwap: float | None = msgspec.field(default=None, name="vw")
 
 
 class UpdatedBar(Bar, tag="u", kw_only=True):
@@ -106,60 +133,75 @@ class DailyBar(Bar, tag="d", kw_only=True):
 class TradingStatus(AlpacaEvent, tag="s", kw_only=True):
     """A trading status (halt, resume...) of a stock (``T: "s"``)."""
 
-    status_code: str = ""
-    status_message: str = ""
-    reason_code: str = ""
-    reason_message: str = ""
-    tape: str | None = None
+    status_code: str = msgspec.field(default="", name="sc")
+    status_message: str = msgspec.field(default="", name="sm")
+    reason_code: str = msgspec.field(default="", name="rc")
+    reason_message: str = msgspec.field(default="", name="rm")
+    tape: str | None = _TAPE
 
 
 class Luld(AlpacaEvent, tag="l", kw_only=True):
     """Limit up / limit down price bands (``T: "l"``)."""
 
-    limit_up: float
-    limit_down: float
-    indicator: str | None = None
-    tape: str | None = None
+    limit_up: float = msgspec.field(name="u")
+    limit_down: float = msgspec.field(name="d")
+    indicator: str | None = msgspec.field(default=None, name="i")
+    tape: str | None = _TAPE
 
 
 class Correction(AlpacaEvent, tag="c", kw_only=True):
     """A trade correction (``T: "c"``): the original trade and what it was corrected to."""
 
-    exchange: str | None = None
-    original_id: int | None = None
-    original_price: float | None = None
-    original_size: float | None = None
-    original_conditions: list[str] = msgspec.field(default_factory=list)
-    corrected_id: int | None = None
-    corrected_price: float | None = None
-    corrected_size: float | None = None
-    corrected_conditions: list[str] = msgspec.field(default_factory=list)
-    tape: str | None = None
+    _field_types: ClassVar[dict[str, Any]] = {
+        "timestamp": int,
+        "original_conditions": list[str],
+        "corrected_conditions": list[str],
+    }
+
+    exchange: str | None = msgspec.field(default=None, name="x")
+    original_id: int | None = msgspec.field(default=None, name="oi")
+    original_price: float | None = msgspec.field(default=None, name="op")
+    original_size: float | None = msgspec.field(default=None, name="os")
+    corrected_id: int | None = msgspec.field(default=None, name="ci")
+    corrected_price: float | None = msgspec.field(default=None, name="cp")
+    corrected_size: float | None = msgspec.field(default=None, name="cs")
+    if TYPE_CHECKING:
+        original_conditions: list[str] = msgspec.field(default_factory=list)
+        corrected_conditions: list[str] = msgspec.field(default_factory=list)
+    else:
+        original_conditions: Conditions = msgspec.field(default_factory=list, name="oc")
+        corrected_conditions: Conditions = msgspec.field(default_factory=list, name="cc")
+    tape: str | None = _TAPE
 
 
 class CancelError(AlpacaEvent, tag="x", kw_only=True):
     """A trade cancelled or marked erroneous (``T: "x"``); ``action`` is ``"C"`` or ``"E"``."""
 
-    id: int | None = None
-    exchange: str | None = None
-    price: float | None = None
-    size: float | None = None
-    action: str | None = None
-    tape: str | None = None
+    id: int | None = msgspec.field(default=None, name="i")
+    exchange: str | None = msgspec.field(default=None, name="x")
+    price: float | None = msgspec.field(default=None, name="p")
+    size: float | None = msgspec.field(default=None, name="s")
+    action: str | None = msgspec.field(default=None, name="a")
+    tape: str | None = _TAPE
 
 
 class Imbalance(AlpacaEvent, tag="i", kw_only=True):
     """An order imbalance (``T: "i"``) around an auction."""
 
-    price: float | None = None
-    tape: str | None = None
+    price: float | None = msgspec.field(default=None, name="p")
+    tape: str | None = _TAPE
+
+
+Amount = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+"""A book level's price or size as decoded: a finite number >= 0 (msgpack carries NaN and inf; a
+NaN price would slip past the crossed-book check, so such a message is malformed)."""
 
 
 class BookLevel(msgspec.Struct, frozen=True, gc=False):
     """One price level: ``price`` and ``size`` (0 on an update: the level is gone)."""
 
-    price: float
-    size: float
+    price: Amount = msgspec.field(name="p")
+    size: Amount = msgspec.field(name="s")
 
 
 class OrderBook(AlpacaEvent, tag="o", kw_only=True):
@@ -170,10 +212,10 @@ class OrderBook(AlpacaEvent, tag="o", kw_only=True):
     message that would cross it (``crossed``, with a :class:`BookCrossed` after it) without applying it.
     """
 
-    bids: list[BookLevel] = msgspec.field(default_factory=list)
-    asks: list[BookLevel] = msgspec.field(default_factory=list)
-    reset: bool = False
-    crossed: bool = False
+    bids: list[BookLevel] = msgspec.field(default_factory=list, name="b")
+    asks: list[BookLevel] = msgspec.field(default_factory=list, name="a")
+    reset: bool = msgspec.field(default=False, name="r")
+    crossed: bool = False  # tickwire's, never the wire's (the decoder clears it)
 
 
 class News(AlpacaEvent, tag="n", kw_only=True):

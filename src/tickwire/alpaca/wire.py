@@ -1,147 +1,33 @@
-"""Alpaca's wire messages as msgspec Structs, tagged by ``T``, with the wire's key names.
+"""Alpaca's wire: the messages that are not market data as msgspec Structs (tagged by ``T``, the
+wire's key names), and the wire's times.
 
-Both encodings decode into these: msgspec reads JSON and msgpack alike, and every time field is a
+Market data decodes straight into the events of :mod:`tickwire.alpaca.models` (their fields are
+encoded under the wire keys). msgspec reads JSON and msgpack alike, and every time field is a
 :data:`TimeValue` that :func:`time_of` reads exactly (an RFC 3339 string with nanoseconds in JSON;
 a msgpack Timestamp extension, kept as its raw :class:`msgspec.msgpack.Ext` because msgspec's own
-``datetime`` stops at microseconds, or a string, in msgpack). The decoder turns them into the
-readable events of :mod:`tickwire.alpaca.models`.
+``datetime`` stops at microseconds, or a string, in msgpack). News and the control messages are
+turned into events by the decoder.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
-import sys
-from typing import Annotated, Union
 
 import msgspec
 
 from tickwire.events import timestamp_to_ns
 
-__all__ = ["WIRE_TYPES", "TimeValue", "WireItem", "parse_rfc3339_ns", "time_ns", "time_of"]
+__all__ = ["Conditions", "TimeValue", "parse_rfc3339_ns", "time_ns", "time_of"]
 
 TimeValue = msgspec.msgpack.Ext | str | int | float | None
 """A wire time as decoded, before :func:`time_of` makes it Unix ns."""
 Conditions = list[str] | str | None
+"""Trade or quote conditions as sent: a list, one string (options) or null."""
 
 
 class _W(msgspec.Struct, tag_field="T", gc=False):
     """Base of wire messages."""
-
-
-class WTrade(_W, tag="t"):
-    S: str
-    p: float
-    s: float
-    t: TimeValue = None
-    i: int | None = None
-    x: str | None = None
-    c: Conditions = None
-    z: str | None = None
-    tks: str | None = None
-
-
-class WQuote(_W, tag="q"):
-    S: str
-    bp: float = 0.0
-    bs: float = 0.0
-    ap: float = 0.0
-    as_: float = msgspec.field(default=0.0, name="as")
-    t: TimeValue = None
-    bx: str | None = None
-    ax: str | None = None
-    c: Conditions = None
-    z: str | None = None
-
-
-class WBar(_W, tag="b"):
-    S: str
-    o: float
-    h: float
-    l: float  # noqa: E741 (the wire's name)
-    c: float
-    v: float
-    t: TimeValue = None
-    n: int | None = None
-    vw: float | None = None
-
-
-class WUpdatedBar(WBar, tag="u"):
-    pass
-
-
-class WDailyBar(WBar, tag="d"):
-    pass
-
-
-class WStatus(_W, tag="s"):
-    S: str
-    sc: str = ""
-    sm: str = ""
-    rc: str = ""
-    rm: str = ""
-    t: TimeValue = None
-    z: str | None = None
-
-
-class WLuld(_W, tag="l"):
-    S: str
-    u: float
-    d: float
-    i: str | None = None
-    t: TimeValue = None
-    z: str | None = None
-
-
-class WCorrection(_W, tag="c"):
-    S: str
-    x: str | None = None
-    oi: int | None = None
-    op: float | None = None
-    os: float | None = None
-    oc: Conditions = None
-    ci: int | None = None
-    cp: float | None = None
-    cs: float | None = None
-    cc: Conditions = None
-    z: str | None = None
-    t: TimeValue = None
-
-
-class WCancelError(_W, tag="x"):
-    S: str
-    i: int | None = None
-    x: str | None = None
-    p: float | None = None
-    s: float | None = None
-    a: str | None = None
-    z: str | None = None
-    t: TimeValue = None
-
-
-class WImbalance(_W, tag="i"):
-    S: str
-    p: float | None = None
-    z: str | None = None
-    t: TimeValue = None
-
-
-Amount = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
-"""A book level's price or size: a finite number >= 0 (msgpack carries NaN and inf; a NaN price
-would slip past the crossed-book check, so such a message is malformed)."""
-
-
-class WLevel(msgspec.Struct, gc=False):
-    p: Amount
-    s: Amount
-
-
-class WOrderBook(_W, tag="o"):
-    S: str
-    b: list[WLevel] = msgspec.field(default_factory=list)
-    a: list[WLevel] = msgspec.field(default_factory=list)
-    r: bool = False
-    t: TimeValue = None
 
 
 class WNews(_W, tag="n"):
@@ -187,24 +73,6 @@ class WTagOnly(msgspec.Struct, gc=False):
     T: str | None = None
 
 
-WIRE_TYPES = (
-    WTrade,
-    WQuote,
-    WBar,
-    WUpdatedBar,
-    WDailyBar,
-    WStatus,
-    WLuld,
-    WCorrection,
-    WCancelError,
-    WImbalance,
-    WOrderBook,
-    WNews,
-    WSuccess,
-    WError,
-    WSubscription,
-)
-WireItem = Union[WIRE_TYPES]  # type: ignore[valid-type]  # noqa: UP007
 SUBSCRIPTION_FIELDS = tuple(f for f in WSubscription.__struct_fields__)
 
 

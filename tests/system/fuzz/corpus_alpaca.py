@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from tickwire.alpaca.wire import WIRE_TYPES
+from tickwire.alpaca.decoder import MESSAGE_TYPES as WIRE_TYPES
 
 from .chooser import Chooser
 from .mutate import ODD_STRINGS, Pairs, Raw, odd_value, rfc3339, value_for
