@@ -47,6 +47,7 @@ class ScriptedSession:
 
     control_marker = b"~"
     control_probe = b"~"
+    data_starts = b"d"
 
     def __init__(self, *, refusal_floor: float = 0.0) -> None:
         self.epoch = 0
@@ -191,9 +192,14 @@ class _ServerConnection(WSListener):
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.gone.set()
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, kind: WSMsgType = WSMsgType.TEXT, *, fin: bool = True) -> None:
         assert self.transport is not None
-        self.transport.send(WSMsgType.TEXT, data)
+        self.transport.send(kind, data, fin)
+
+    def pong(self, payload: bytes) -> None:
+        """An unsolicited pong (a heartbeat some servers send)."""
+        assert self.transport is not None
+        self.transport.send_pong(payload)
 
     def close(self, code: WSCloseCode, reason: bytes = b"") -> None:
         assert self.transport is not None
@@ -279,7 +285,9 @@ def fast_config(**kwargs: object) -> DriverConfig:
 class Harness:
     """A driver on a scripted session, running in a task, with every delivered event recorded."""
 
-    def __init__(self, url: str, config: DriverConfig, session: ScriptedSession | None = None) -> None:
+    def __init__(
+        self, url: str, config: DriverConfig, session: ScriptedSession | None = None, *, tap: bool = True
+    ) -> None:
         self.session = session or ScriptedSession()
         self.queue = EventQueue(1000, decode=_decode)
         self.taps: list[tuple[bytes, int]] = []
@@ -288,7 +296,7 @@ class Harness:
             url,
             self.queue,
             config=config,
-            frame_tap=lambda data, _ns, epoch: self.taps.append((data, epoch)),
+            frame_tap=(lambda data, _ns, epoch: self.taps.append((data, epoch))) if tap else None,
         )
         self.events: list[Event] = []
         self.task = asyncio.ensure_future(self.driver.run())
@@ -388,6 +396,33 @@ async def test_data_frames_reach_the_queue_raw_and_control_frames_through_the_se
     assert {epoch for _, epoch in h.taps} == {1}
     assert h.driver.metrics.frames == 6
     assert h.driver.metrics.bytes == sum(len(d) for d, _ in h.taps)
+
+
+async def test_the_hot_path_tells_long_data_frames_by_their_first_byte(
+    server: TinyServer, harnesses: list[Harness]
+) -> None:
+    """Without a tap, a complete frame longer than any control frame that starts with one of the
+    session's ``data_starts`` is queued raw without its type being asked; short frames (a pong's
+    payload may look like data; picows refuses a control frame over 125 bytes as a protocol
+    error), fragments and frames that start otherwise go by their type."""
+    h = Harness(server.url, fast_config(), tap=False)
+    harnesses.append(h)
+    conn = await server.accepted()
+    await h.until(lambda e: isinstance(e, Connected))
+    long = b"d" * 200
+    conn.send(b"data 1")
+    conn.send(long + b" 2", WSMsgType.BINARY)
+    conn.pong(b"d-pong")
+    conn.send(b"~note")
+    conn.send(long, fin=False)
+    conn.send(b" 3", WSMsgType.CONTINUATION)
+    conn.send(b"x" + long + b" 4")  # not a data start: by its type
+    conn.send(long + b" 5")
+    await h.until(lambda e: isinstance(e, Status) and e.message.endswith(" 5"))
+    delivered = [e.message.replace("d" * 200, "D") for e in h.events if isinstance(e, Status)]
+    assert delivered == ["data 1", "D 2", "~note", "D 3", "xD 4", "D 5"]
+    assert h.session.received[-1] == b"~note"  # only the control frame went through receive
+    assert h.driver.metrics.frames == 2 + 6  # ~hello, ~ready and the six above; the pong is none
 
 
 async def test_pongs_keep_the_connection_and_a_missing_pong_drops_it(

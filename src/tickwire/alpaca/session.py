@@ -84,6 +84,8 @@ class AlpacaSession(SessionBase):
 
     control_marker = b"error"
     control_probe = b"e"
+    #: A JSON array, or a msgpack one (fixarray, array 16, array 32).
+    data_starts = b"[" + bytes(range(0x90, 0xA0)) + b"\xdc\xdd"
 
     def __init__(
         self,

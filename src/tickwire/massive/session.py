@@ -88,6 +88,8 @@ class MassiveSession(SessionBase):
     #: ``MSFT``...; a lowercase ``u`` only comes with statuses): a memchr rules most frames out
     #: ~15x faster than searching for the marker (0.13 vs 1.9 µs for a 5 KB frame).
     control_probe = b"u"
+    #: Every Massive frame is a JSON array.
+    data_starts = b"["
 
     def __init__(
         self,

@@ -89,6 +89,8 @@ class PolymarketSession(SessionBase):
     #: Frames holding ``"error"`` go through :meth:`receive`; all others are queued raw.
     control_marker = b'"error"'
     control_probe = b"r"
+    #: Every Polymarket frame is a JSON object.
+    data_starts = b"{"
     stale_reason = "heartbeat_timeout"
 
     def __init__(

@@ -24,6 +24,7 @@ from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import Event
 from tickwire.stream.driver import Driver, DriverConfig, FrameTap
 from tickwire.stream.handler_log import HandlerFailures
+from tickwire.stream.heap import keep_heap
 from tickwire.stream.metrics import Metrics, MetricsSnapshot
 from tickwire.stream.queue import DEFAULT_MAX_BYTES, EventQueue, Item, OverflowPolicy
 from tickwire.stream.session import Session
@@ -117,6 +118,7 @@ class StreamConsumer:
         if self._closed:
             raise TickwireError("this client is closed; create a new one")
         if self._task is None:
+            keep_heap()  # frames come in bursts: keep the heap they free for the next one
             self._task = asyncio.get_running_loop().create_task(self.driver.run(), name="tickwire-driver")
 
     async def close(self) -> None:

@@ -159,6 +159,16 @@ class EventQueue:
         if (len(items) > self.maxsize or self.bytes > self.max_bytes) and not self._paused:
             self._overflow()  # once paused, the reader is told already
 
+    def put_frame(self, frame: bytes) -> None:
+        """:meth:`put` for a raw data frame: the driver's hot path."""
+        items = self._items
+        items.append(frame)
+        self.bytes += len(frame)
+        if self._waiter is not None:
+            self._wake()
+        if (len(items) > self.maxsize or self.bytes > self.max_bytes) and not self._paused:
+            self._overflow()
+
     def _wake(self) -> None:
         waiter = self._waiter
         self._waiter = None

@@ -40,6 +40,10 @@ class Session(Protocol):
     control_marker: bytes
     #: One byte of :attr:`control_marker`, rare in data frames: frames without it skip the full search.
     control_probe: bytes
+    #: The first bytes a data frame can have (``b"["``: a JSON array), none of them a close code's
+    #: first byte (0x03..0x13): a complete frame starting with one is data, text or binary, and takes
+    #: the hot path without its type being asked; empty: every frame's type is asked.
+    data_starts: bytes
     #: True while data frames (those without :attr:`control_marker`) may skip :meth:`receive`.
     passthrough: bool
     #: True when the frames of :meth:`data_to_send` go as binary WebSocket frames (msgpack), not text.

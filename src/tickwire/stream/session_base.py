@@ -49,6 +49,8 @@ class SessionBase(ABC):
     control_marker: bytes = b""
     #: One byte of the marker, rare in data frames (see :class:`~tickwire.stream.session.Session`).
     control_probe: bytes = b""
+    #: The bytes a data frame starts with (see :class:`~tickwire.stream.session.Session`).
+    data_starts: bytes = b""
     #: The ``disconnect_reason`` of a connection the watchdog closes.
     stale_reason: str = "stale"
     #: Whether requests go as binary frames (a msgpack protocol) instead of text.
