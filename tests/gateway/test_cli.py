@@ -27,7 +27,7 @@ def _env() -> dict[str, str]:
         (["--sim", "--host", "0.0.0.0"], "is not loopback: give at least one --token"),
         ([], "give exactly one upstream"),
         (["--sim", "--upstream", "ws://127.0.0.1:1"], "give exactly one upstream"),
-        (["--upstream", "nats://127.0.0.1:4222"], "nats:// upstream"),
+        (["--upstream", "nats://"], "--upstream must be nats://host"),  # more in test_nats_upstream
         (["--upstream", "wss://socket.massive.com"], "no vendor key"),
         (["--sim", "--market", "moon"], "moon"),
     ],

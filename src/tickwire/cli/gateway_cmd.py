@@ -1,21 +1,27 @@
-"""``tickwire gateway``: one upstream connection, the Massive protocol served to many local clients."""
+"""``tickwire gateway``: one upstream connection, the Massive protocol served to many local clients.
+
+The upstream is a Massive-protocol URL, the built-in simulator, or ``nats://...``: the JetStream
+stream an HA recorder publishes (:class:`~tickwire.gateway.nats_upstream.NatsUpstream`), so any
+number of gateways on any hosts serve that recorder's one vendor connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 
+from tickwire.cli.extras import require
 from tickwire.credentials import resolve_secret
 from tickwire.errors import TickwireError
 from tickwire.gateway.server import is_loopback
 from tickwire.massive.client import API_KEY_ENV_VARS
 from tickwire.massive.enums import parse_market
-from tickwire.redact import safe_text
+from tickwire.redact import mask_secrets, safe_text
 
 __all__ = ["gateway"]
 
@@ -29,7 +35,8 @@ def gateway(
     upstream: Annotated[
         str | None,
         typer.Option(
-            help="Massive-protocol URL to hold one connection to (wss://socket.massive.com, ws://...)"
+            help="Massive-protocol URL to hold one connection to (wss://socket.massive.com, ws://...), "
+            "or the NATS servers of an HA recorder (nats://a:4222,nats://b:4222) to serve its stream"
         ),
     ] = None,
     sim: Annotated[bool, typer.Option("--sim", help="Upstream: the built-in simulator, in-process")] = False,
@@ -54,6 +61,17 @@ def gateway(
     ] = 8 * 1024 * 1024,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --sim)")] = 0,
     rate: Annotated[float, typer.Option(help="Simulator trades per second per ticker (with --sim)")] = 2.0,
+    ha_prefix: Annotated[
+        str | None,
+        typer.Option("--ha-prefix", help="nats:// upstream: the recorder's subject prefix (default md)"),
+    ] = None,
+    nats_stream: Annotated[
+        str | None,
+        typer.Option(
+            "--nats-stream",
+            help="nats:// upstream: the stream (default the recorder's, MD_MASSIVE_<MARKET>)",
+        ),
+    ] = None,
 ) -> None:
     """Serve ws://HOST:PORT/<market> to any number of clients over ONE upstream connection."""
     tokens = [t for t in (token or []) if t]
@@ -68,13 +86,15 @@ def gateway(
     if not is_loopback(host) and not tokens:
         raise _fail(f"--host {safe_text(host)} is not loopback: give at least one --token for clients")
     key: str | None = None
-    if upstream is not None:
+    nats = upstream is not None and urlsplit(upstream.strip()).scheme == "nats"
+    if not nats and (ha_prefix is not None or nats_stream is not None):
+        raise _fail("--ha-prefix and --nats-stream go with a nats:// upstream")
+    if nats:
+        assert upstream is not None
+        _check_nats(upstream, ha_prefix, nats_stream)
+        require("tickwire gateway --upstream nats://", "storage")
+    elif upstream is not None:
         parts = urlsplit(upstream)
-        if parts.scheme == "nats":
-            raise _fail(
-                "a nats:// upstream (the stream an HA recorder publishes) is not available yet; "
-                "use --upstream ws[s]://... or --sim"
-            )
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise _fail("--upstream must be a ws:// or wss:// URL (or use --sim)")
         secret = resolve_secret(api_key, API_KEY_ENV_VARS, None)
@@ -91,8 +111,9 @@ def gateway(
         "metrics_port": metrics_port,
         "buffer_bytes": buffer_bytes,
     }
+    nats_options = {"prefix": ha_prefix or "md", "stream": nats_stream} if nats else None
     try:
-        asyncio.run(_serve(upstream, key, mkt.value, sim, seed, rate, options))
+        asyncio.run(_serve(upstream, key, mkt.value, sim, seed, rate, options, nats_options))
     except TickwireError as exc:
         typer.echo(f"error: {safe_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
@@ -105,6 +126,25 @@ def gateway(
     typer.echo("gateway stopped", err=True)
 
 
+def _check_nats(upstream: str, prefix: str | None, stream: str | None) -> None:
+    """``nats://host[:port]`` servers, comma-separated; a prefix and a stream name NATS accepts."""
+    servers = [u.strip() for u in upstream.split(",")]
+    for server in servers:
+        parts = urlsplit(server)
+        try:
+            parts.port  # noqa: B018 (raises on a bad port)
+        except ValueError:
+            raise _fail(f"--upstream: bad port in {safe_text(mask_secrets(server))[:100]}") from None
+        if parts.scheme != "nats" or not parts.hostname or parts.path not in ("", "/") or parts.query:
+            raise _fail(
+                "--upstream must be nats://host[:port][,nats://host[:port]...] (the servers of record --ha)"
+            )
+    if prefix is not None and (not prefix or re.search(r"[\s*>]", prefix) or prefix.strip(".") != prefix):
+        raise _fail("--ha-prefix must be a subject prefix such as md (no spaces, * or >)")
+    if stream is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", stream):
+        raise _fail("--nats-stream must be a stream name (letters, digits, _ and -)")
+
+
 async def _serve(
     upstream_url: str | None,
     key: str | None,
@@ -113,11 +153,19 @@ async def _serve(
     seed: int,
     rate: float,
     options: dict[str, Any],
+    nats_options: dict[str, Any] | None = None,
 ) -> None:
-    from tickwire.gateway import Gateway, MassiveUpstream
+    from tickwire.gateway import Gateway, MassiveUpstream, Upstream
 
     async with contextlib.AsyncExitStack() as stack:
-        if sim:
+        source: Upstream | None = None
+        if nats_options is not None:
+            from tickwire.gateway.nats_upstream import NatsUpstream
+
+            assert upstream_url is not None
+            source = NatsUpstream(upstream_url, market, **nats_options)
+            where = safe_text(source.description)
+        elif sim:
             from tickwire.sim import MassiveSimulator
 
             simulator = await stack.enter_async_context(MassiveSimulator(seed=seed, rate=rate))
@@ -128,8 +176,10 @@ async def _serve(
             where = safe_text(
                 f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
             )
-        assert upstream_url is not None and key is not None
-        gw = await stack.enter_async_context(Gateway(MassiveUpstream(upstream_url, key, market), **options))
+        if source is None:
+            assert upstream_url is not None and key is not None
+            source = MassiveUpstream(upstream_url, key, market)
+        gw = await stack.enter_async_context(Gateway(source, **options))
         extra = f", /metrics also on port {gw.metrics_port}" if gw.metrics_port is not None else ""
         typer.echo(
             f"gateway serving {gw.url} (upstream: {where}; /metrics on the same port{extra})", err=True

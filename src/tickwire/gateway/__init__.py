@@ -5,6 +5,9 @@
 clients, tickwire's): local-token auth, subscriptions unioned upstream with reference counts,
 each client exactly its channels, a bounded send buffer per client with the real server's
 ``slow_consumer`` cut, ``/metrics``. The core (:mod:`.routing`, :mod:`.session`) is sans-I/O.
+``Gateway(NatsUpstream("nats://a:4222,nats://b:4222"))`` (:mod:`tickwire.gateway.nats_upstream`, not
+imported here: it needs the ``storage`` extra) serves the JetStream stream an HA recorder publishes
+instead, so any number of gateways share that recorder's one connection.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ events, whose msgspec field names are the wire keys, plus the control events
 :class:`~tickwire.events.Status`, :class:`~tickwire.events.SubscriptionRejected`...).
 :class:`MassiveUpstream` is one connection to a Massive-protocol server (the real one, another
 gateway, the simulator) through the tickwire client, so reconnects, resubscription and statuses
-are the engine's, not a second loop. A NATS upstream (the stream an HA recorder publishes) fits
-the same interface: ``batches`` yields the decoded events of its JetStream messages and
-``subscribe`` narrows the consumer's subjects (``md.massive.<market>.<ev>.<ticker>``).
+are the engine's, not a second loop. :class:`~tickwire.gateway.nats_upstream.NatsUpstream` (the
+stream an HA recorder publishes) fits the same interface: ``batches`` yields the decoded events of
+its JetStream messages and ``subscribe`` narrows the consumer's subjects
+(``md.massive.<market>.<ev>.<ticker>``).
 """
 
 from __future__ import annotations
