@@ -164,21 +164,17 @@ def _finish(items: list[Any]) -> tuple[list[Event], bool]:
     int ns and its conditions a list; news and control messages converted; and whether there was
     an order book among them. A bad time raises :class:`ValueError` (the caller then reads the
     frame message by message)."""
-    convert = _CONVERT
     fix = _FIX
     ext = _Ext
     heads = _HEADS
+    mask = _S_MASK
     from_bytes = int.from_bytes
     others = books = False
     for ev in items:
-        cls = type(ev)
-        if cls in convert:
-            others = True
-            continue
         t = ev.timestamp
-        if type(t) is ext and t.code == -1 and type(d := t.data) is bytes and len(d) == 8:
+        if type(t) is ext and t.code == -1 and len(d := t.data) == 8:  # type: ignore[arg-type]
             v = from_bytes(d, "big")  # timestamp 64: 30-bit ns, 34-bit s
-            ev.timestamp = (v & _S_MASK) * 1_000_000_000 + (v >> 34)
+            ev.timestamp = (v & mask) * 1_000_000_000 + (v >> 34)
         elif type(t) is str:  # the usual form: a known second and 9 digits of ns
             sec = heads.get(t[:20]) if len(t) == 30 and t[29] == "Z" else None
             frac = t[20:29]
@@ -188,15 +184,19 @@ def _finish(items: list[Any]) -> tuple[list[Event], bool]:
                 ev.timestamp = _str_time(t)
         elif type(t) is not int:
             ev.timestamp = time_of(t)
+        cls = type(ev)
         if cls is Trade or cls is Quote:
             if type(ev.conditions) is not list:
                 ev.conditions = _conditions(ev.conditions)
+        elif cls in fix:
+            fix[cls](ev)
         elif cls is OrderBook:
             ev.crossed = False  # tickwire's flag: a message cannot set it
             books = True
-        elif cls in fix:
-            fix[cls](ev)
+        elif cls in _CONVERT:  # news and control messages (their ``timestamp`` is the class's 0)
+            others = True
     if others:
+        convert = _CONVERT
         return [convert[type(w)](w) if type(w) in convert else w for w in items], books
     return items, books
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from typing import ClassVar
 
 import msgspec
 
@@ -27,7 +28,10 @@ Conditions = list[str] | str | None
 
 
 class _W(msgspec.Struct, tag_field="T", gc=False):
-    """Base of wire messages."""
+    """Base of wire messages. ``timestamp`` (not a field) lets the decoder's pass over a frame read
+    every message's time alike: these carry none to convert."""
+
+    timestamp: ClassVar[int] = 0
 
 
 class WNews(_W, tag="n"):
