@@ -48,6 +48,7 @@ __all__ = [
     "group_by_table",
     "held_type",
     "struct_spec",
+    "tagged_decoder",
     "unknown_spec",
 ]
 
@@ -350,18 +351,45 @@ def event_id(ev: Event) -> str:
     return hashlib.blake2b(_ENCODE(ev), digest_size=8).hexdigest()
 
 
+def tagged_decoder(classes: Iterable[type[Event]]) -> Callable[[bytes | msgspec.Raw], Event]:
+    """``decode(json)``: one event of any of ``classes``, told by its tag. A msgspec union takes one
+    tag field, and providers tag differently (``ev``; Alpaca's ``T``), so the classes are grouped by
+    tag field and the groups tried in turn; raises ``msgspec.DecodeError``/``ValidationError`` when
+    none fits."""
+    groups: dict[str | None, list[type[Event]]] = {}
+    for cls in dict.fromkeys(classes):
+        groups.setdefault(cls.__struct_config__.tag_field, []).append(cls)
+    decoders: list[msgspec.json.Decoder[Any]] = [
+        msgspec.json.Decoder(typing.Union[tuple(g)])  # noqa: UP007
+        for g in groups.values()
+    ]
+    if len(decoders) == 1:
+        return decoders[0].decode
+    last = decoders[-1]
+
+    def decode(payload: bytes | msgspec.Raw) -> Event:
+        for d in decoders[:-1]:
+            try:
+                ev: Event = d.decode(payload)
+                return ev
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+        got: Event = last.decode(payload)
+        return got
+
+    return decode
+
+
 def event_decoder(tables: TableRegistry) -> Callable[[bytes], Event]:
     """Reads back one stored event's JSON (what the message sinks publish: ``msgspec`` JSON of the
-    event, tagged by ``ev``) as its typed event; a payload that does not fit becomes a
+    event, tagged as its provider tags it) as its typed event; a payload that does not fit becomes a
     ``DecodeError`` event, so a consumer never stops on bad input."""
-    classes = tuple(dict.fromkeys(spec.cls for spec in tables.tables()))
-    decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(typing.Union[classes])  # noqa: UP007
+    read = tagged_decoder(spec.cls for spec in tables.tables())
 
     def decode(payload: bytes) -> Event:
         try:
-            ev: Event = decoder.decode(payload)
+            return read(payload)
         except (msgspec.DecodeError, ValueError, TypeError) as exc:
             return DecodeError(error=str(exc), data=bytes(payload))
-        return ev
 
     return decode

@@ -12,11 +12,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from tests.waiting import poll
+
+M = TypeVar("M")
 
 
 def free_ports(n: int) -> list[int]:
@@ -178,10 +181,13 @@ class HaRecorder:
     args: Sequence[str]
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment (keys a provider reads there)."""
 
     def start(self) -> HaRecorder:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("MASSIVE_API_KEY", None)
+        env.update(self.env)
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tickwire", "record", *self.args],
@@ -218,3 +224,40 @@ def wait_listening(port: int, timeout: float = 10.0) -> None:
             return s.connect_ex(("127.0.0.1", port)) == 0
 
     poll(up, bool, timeout, 0.05)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
+    """Poll an async check (other processes: nothing to await) until it returns a truthy value."""
+    deadline = time.monotonic() + within
+    error: BaseException | None = None
+    while True:
+        try:  # a stream just created answers only once its replicas elected a leader
+            got = await check()
+        except Exception as exc:
+            got, error = None, exc
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what} (last error: {error!r})")
+        await asyncio.sleep(0.1)
+
+
+async def stream_messages(url: str, stream: str, decode: Callable[[str, Any, bytes], M]) -> list[M]:
+    """Every message of ``stream``, decoded, oldest first (none when it does not exist yet)."""
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(url.split(","), allow_reconnect=False, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        try:
+            info = await js.stream_info(stream)
+        except NotFoundError:
+            return []
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            m = await js.get_msg(stream, seq)
+            out.append(decode(m.subject or "", m.headers, m.data or b""))
+        return out
+    finally:
+        await nc.close()

@@ -3,21 +3,18 @@ SIGSTOP, the old leader fenced off, the failover gap reported and its bars backf
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.ha.cluster import Cluster, CountingProxy, HaRecorder, cluster
-from tests.services import unavailable
+from tests.ha.cluster import Cluster, CountingProxy, HaRecorder, eventually, stream_messages
 from tickwire.ha import FailoverGap, LeaseStore
 from tickwire.massive.models import EquityAgg, EquityTrade
 from tickwire.massive.tables import massive_tables
@@ -28,18 +25,6 @@ TTL = 2.0
 STOCKS = massive_tables("stocks")
 CHANNELS = ["T.AAPL", "T.MSFT", "A.AAPL", "A.MSFT"]
 DECODE = message_decoder(STOCKS)
-
-
-@pytest.fixture(scope="module")
-def js_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if shutil.which("nats-server") is None and not Path("/usr/sbin/nats-server").exists():
-        unavailable("nats-server", FileNotFoundError("nats-server"))
-    with cluster(tmp_path_factory.mktemp("js")) as c:
-        try:
-            asyncio.run(c.ready())
-        except Exception as exc:
-            unavailable("a 3-node JetStream cluster", exc)
-        yield c
 
 
 @dataclass
@@ -81,39 +66,7 @@ class Ha:
         return entry.revision, entry.value.holder
 
     async def messages(self) -> list[NatsMessage]:
-        import nats
-        from nats.js.errors import NotFoundError
-
-        nc = await nats.connect(self.c.url.split(","), allow_reconnect=False, max_reconnect_attempts=1)
-        try:
-            js = nc.jetstream()
-            try:
-                info = await js.stream_info(self.stream)
-            except NotFoundError:
-                return []
-            out = []
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
-                m = await js.get_msg(self.stream, seq)
-                out.append(DECODE(m.subject, m.headers, m.data or b""))
-            return out
-        finally:
-            await nc.close()
-
-
-async def eventually(check: Any, within: float, what: str) -> Any:
-    """Poll an async check (other processes: nothing to await) until it returns a truthy value."""
-    deadline = time.monotonic() + within
-    error: BaseException | None = None
-    while True:
-        try:  # a stream just created answers only once its replicas elected a leader
-            got = await check()
-        except Exception as exc:
-            got, error = None, exc
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what} (last error: {error!r})")
-        await asyncio.sleep(0.1)
+        return await stream_messages(self.c.url, self.stream, DECODE)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from tickwire.alpaca.models import Trade as AlpacaTrade
+from tickwire.alpaca.tables import alpaca_tables
 from tickwire.events import Connected, DecodeError, Event, RawEvent, Reconnected
 from tickwire.massive.models import EquityAggMin, EquityTrade, ForexQuote
 from tickwire.massive.tables import massive_tables
@@ -38,6 +40,7 @@ from tickwire.tables import (
     event_id,
     group_by_table,
     struct_spec,
+    tagged_decoder,
 )
 
 T0 = 1_700_000_000_000
@@ -269,6 +272,15 @@ def test_stored_events_read_back_exactly_and_bad_ones_become_decode_errors() -> 
         decode = event_decoder(tables)
         back = decode(enc.encode(ev))
         assert back == ev and event_id(back) == event_id(ev)
+    # Alpaca tags its events by ``T``, the engine's by ``ev``: one registry may hold both
+    alpaca = alpaca_tables("iex")
+    trade = AlpacaTrade(symbol="AAPL", timestamp=T0 * 1_000_000, price=1.5, size=2.0, conditions=["@"])
+    unknown = RawEvent(type="zz", data=b'{"T":"zz"}')
+    read = tagged_decoder([*(spec.cls for spec in alpaca.tables()), RawEvent])
+    assert read(enc.encode(trade)) == trade and read(enc.encode(unknown)) == unknown
+    assert event_decoder(alpaca)(enc.encode(trade)) == trade
+    with pytest.raises(msgspec.ValidationError):
+        read(b'{"T":"nope"}')
     bad = event_decoder(polymarket_tables("markets"))(b'{"ev":"T","p":1}')
     assert isinstance(bad, DecodeError) and bad.data == b'{"ev":"T","p":1}'
     assert event_id(book()) == event_id(book()) != event_id(book(t=T0 * 1_000_000 + 1))

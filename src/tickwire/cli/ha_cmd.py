@@ -1,20 +1,18 @@
-"""``tickwire ha status``: who holds an HA lease, its epoch and age; and the failover backfills
-``tickwire record --ha`` uses (provider-specific, so they live with the CLI)."""
+"""``tickwire ha status``: who holds an HA lease, its epoch and age. (The failover backfills of
+``tickwire record --ha`` live in the provider wings: ``massive.ha_backfill``, ``alpaca.ha_backfill``.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
 
 from tickwire.errors import TickwireError
-from tickwire.events import Event
 
-__all__ = ["ha_app", "massive_bar_backfill"]
+__all__ = ["ha_app"]
 
 ha_app = typer.Typer(
     help="High availability on NATS JetStream: the lease of `record --ha`.", no_args_is_help=True
@@ -78,55 +76,3 @@ async def _status(urls: str, name: str, bucket: str) -> dict[str, Any]:
         "ttl": v.ttl,
         "state": state,
     }
-
-
-def massive_bar_backfill(
-    market: str, channels: Sequence[str], rest_url: str | None, api_key: str | None
-) -> Any:
-    """The failover backfill of Massive ``A.<SYM>``/``AM.<SYM>`` channels (second and minute bars
-    over REST; wildcards are not backfilled), or None when there are none to fetch."""
-    from tickwire.credentials import Secret
-    from tickwire.massive.models import EquityAgg, EquityAggMin
-    from tickwire.massive.rest.client import DEFAULT_BASE_URL, AsyncRestClient
-
-    wanted: list[tuple[str, str]] = []
-    for ch in channels:
-        kind, _, sym = ch.partition(".")
-        if kind in ("A", "AM") and sym and sym != "*":
-            wanted.append((kind, sym))
-    if not wanted or market not in ("stocks", "options", "indices"):
-        return None
-    key = Secret(api_key or "")
-    base = rest_url or DEFAULT_BASE_URL
-
-    async def fetch(from_ms: int, to_ms: int) -> list[Event]:
-        out: list[Event] = []
-        async with AsyncRestClient(key, base_url=base, dotenv_path=None, max_retries=2) as rest:
-            for kind, sym in wanted:
-                span = 1_000 if kind == "A" else 60_000
-                cls = EquityAgg if kind == "A" else EquityAggMin
-                lo = from_ms // span * span
-                rows = [
-                    r async for r in rest.list_aggs(sym, 1, "second" if kind == "A" else "minute", lo, to_ms)
-                ]
-                for r in rows:
-                    t = r.timestamp
-                    if t is None or t + span > to_ms:
-                        continue
-                    out.append(
-                        cls(
-                            symbol=sym,
-                            volume=r.volume,
-                            vwap=r.vwap,
-                            open=r.open,
-                            close=r.close,
-                            high=r.high,
-                            low=r.low,
-                            start_timestamp=t,
-                            end_timestamp=t + span,
-                            otc=r.otc,
-                        )
-                    )
-        return out
-
-    return fetch

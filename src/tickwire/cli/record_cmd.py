@@ -113,7 +113,7 @@ def record(
     ha_prefix: Annotated[str, typer.Option("--ha-prefix", help="HA: the subject prefix")] = "md",
     rest_url: Annotated[
         str | None,
-        typer.Option("--rest-url", help="HA: the REST base URL for the failover backfill (Massive)"),
+        typer.Option("--rest-url", help="HA: the REST base URL for the failover backfill (Massive, Alpaca)"),
     ] = None,
 ) -> None:
     """Record a stream: every frame to the journal, typed events to DuckDB and the --sink targets.
@@ -354,7 +354,6 @@ async def _run_ha(
     rest_url: str | None,
 ) -> tuple[RecorderStatus, str] | None:
     """``record --ha``: the recorder as terms of the lease (:func:`tickwire.ha.recording.record_ha`)."""
-    from tickwire.cli.ha_cmd import massive_bar_backfill
     from tickwire.ha.recording import record_ha
     from tickwire.record import Recorder
 
@@ -364,10 +363,7 @@ async def _run_ha(
     tables = plan.provider.tables(plan.market)
     async with contextlib.AsyncExitStack() as stack:
         options = await _client_options(plan, seed, stack)
-        backfill = None
-        if plan.provider.name == "massive":
-            chans = channels or list(plan.provider.default_channels(plan.market))
-            backfill = massive_bar_backfill(plan.market, chans, rest_url, options.get("api_key"))
+        backfill = _ha_backfill(plan, channels, rest_url, options)
 
         def make(sink: Any, backoff: Any) -> Recorder:
             return Recorder(
@@ -396,6 +392,23 @@ async def _run_ha(
         trades = [n for n in names if n.endswith("_trades")]
         return status, (trades or names or ["information_schema.tables"])[0]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ha_backfill(plan: _Plan, channels: list[str], rest_url: str | None, options: dict[str, Any]) -> Any:
+    """The provider's failover backfill for ``record --ha`` (None: nothing to fetch; Polymarket US
+    has no REST history, and a local Alpaca stream needs ``--rest-url``)."""
+    chans = channels or list(plan.provider.default_channels(plan.market))
+    if plan.provider.name == "massive":
+        from tickwire.massive.ha_backfill import massive_ha_backfill
+
+        return massive_ha_backfill(plan.market, chans, rest_url, options.get("api_key"))
+    if plan.provider.name == "alpaca" and (rest_url is not None or not (plan.sim or plan.url)):
+        from tickwire.alpaca.ha_backfill import alpaca_ha_backfill
+
+        symbols = list(plan.markets) or ["*"]
+        keys = options.get("key_id"), options.get("secret_key")
+        return alpaca_ha_backfill(plan.market, chans, symbols, rest_url, *keys)
+    return None
 
 
 async def _client_options(plan: _Plan, seed: int, stack: contextlib.AsyncExitStack) -> dict[str, Any]:

@@ -12,8 +12,9 @@ class FailoverGap(ControlEvent, tag="failover_gap", kw_only=True):
 
     Between ``gap_start`` (when the stream last stored a message of the previous leader, Unix s)
     and ``gap_end`` (when this leader was connected upstream) the live feed was not recorded;
-    ``backfilled`` bars of that window were fetched over REST and published (subjects as usual,
-    journal ``backfill.<type>.<symbol>`` in their ``Nats-Msg-Id``), ``error`` says what failed.
+    ``backfilled`` events of that window (bars, trades) were fetched over REST and published
+    (subjects as usual, journal ``backfill.<type>.<symbol>`` in their ``Nats-Msg-Id``; 0 when the
+    provider has no REST history), ``error`` says what failed.
     Published on ``<prefix>.<namespace>.failover._`` with ``Nats-Msg-Id: failover:<epoch>``."""
 
     epoch: int

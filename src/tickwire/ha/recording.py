@@ -11,15 +11,20 @@ lease is lost.
 
 A term that took over from another holder reports the hole: it reads when the stream last stored
 a message (``gap_start``) before its own sink starts, waits until it is connected upstream
-(``gap_end``) and ``BACKFILL_SETTLE`` s more, then fetches the complete bars of the window over
-REST when the provider can (``backfill``) and publishes, per subject, those after the last bar the
-stream holds (the old leader's) and before the first bar this term received live (read from its
-journal tail): a bar is neither missing nor there twice at either edge. Its live data waits for
-this (the sink's ``hold``, bounded by ``BACKFILL_TIMEOUT``), so per subject the backfill comes
-before the live bars. Then it publishes a :class:`~tickwire.ha.events.FailoverGap`. A backfilled
-bar goes out under the journal ``backfill.<type>.<symbol>`` with its start time (ms) as its
-position, so ``Nats-Msg-Id`` is the same whichever leader fetches it: a second backfill of the same
-bar is dropped by JetStream (and the sink's watermark for that journal skips it first).
+(``gap_end``) and ``BACKFILL_SETTLE`` s more, then fetches the complete events of the window over
+REST when the provider can (:class:`Backfill`: bars, trades) and publishes, per subject, those
+after the last event the stream holds (the old leader's) and before the first event this term
+received live (read from its journal tail), both compared by the provider's ordering key (a bar's
+start; a trade's ``(time, sequence number)``, as trades share timestamps): an event is neither
+missing nor there twice at either edge. Its live data waits for this (the sink's ``hold``, bounded
+by ``BACKFILL_TIMEOUT``), so per subject the backfill comes before the live events. The window
+is taken in the data's own clock (a simulator's market clock need not be the wall clock): up to the
+newest event received live, from a minute before the stream's last message. Then it
+publishes a :class:`~tickwire.ha.events.FailoverGap` (``backfilled=0`` for a provider with no REST
+history). A backfilled event goes out under the journal ``backfill.<type>.<symbol>`` with the
+provider's position for it (a bar's start in ms, a trade's sequence number), so ``Nats-Msg-Id`` is
+the same whichever leader fetches it: a second backfill of the same event is dropped by JetStream
+(and the sink's watermark for that journal skips it first).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tickwire.events import Event
+from tickwire.ha.backfill import Backfill, OrderKey
 from tickwire.ha.events import FailoverGap
 from tickwire.ha.lease import LeaseMachine
 from tickwire.ha.store import LEASE_BUCKET, LeaseStore
@@ -54,7 +60,7 @@ log = logging.getLogger("tickwire.ha")
 
 BACKFILL_SETTLE = 1.5
 """Seconds a new leader receives live data before it backfills: bars that completed since its
-connect arrive live first, and the first live bar per subject is where the backfill stops."""
+connect arrive live first, and the first live event per subject is where the backfill stops."""
 
 BACKFILL_TIMEOUT = 10.0
 """Seconds the backfill (REST and publishing) may take; the live data waits for it that long."""
@@ -62,9 +68,6 @@ BACKFILL_TIMEOUT = 10.0
 LOST_FLUSH_TIMEOUT = 1.0
 """Seconds the local sinks get at the end of a term whose lease was lost (the JetStream sink is
 fenced; what the others lack is written by the next term or ``tickwire sinks repair``)."""
-
-Backfill = Callable[[int, int], Awaitable[list[Event]]]
-"""``fetch(from_ms, to_ms)``: the provider's complete bars starting in ``[from_ms, to_ms)``."""
 
 
 @dataclass(frozen=True)
@@ -223,11 +226,17 @@ async def _report_gap(
             # bars complete by then have reached this leader live if it was subscribed in time:
             # what it received (the journal tail) bounds the backfill per subject, exactly
             await asyncio.sleep(BACKFILL_SETTLE)
-            first = _first_live(side, tables, recorder, term_start[0] if term_start else 0)
-            # from a minute before the last stored message: the bars the old leader had not yet
-            # received when it died started before it; what the stream holds is skipped per subject
-            lo = int(start * 1000) - 60_000
-            hi = int((gap_end + BACKFILL_SETTLE) * 1000)
+            now_ms = int(time.time() * 1000)
+            first, newest = _first_live(
+                side, tables, backfill.key, recorder, term_start[0] if term_start else 0
+            )
+            # the window in the data's own clock (a vendor's, a simulator's market clock), which the
+            # newest live event gives: up to it, and from a minute before the last stored message
+            # (bars the old leader had not yet received when it died started before it); what the
+            # stream holds is skipped per subject
+            skew = newest - now_ms if newest is not None else 0
+            lo = int(start * 1000) + skew - 60_000
+            hi = newest + 1 if newest is not None else int((gap_end + BACKFILL_SETTLE) * 1000)
             async with asyncio.timeout(BACKFILL_TIMEOUT):
                 count = await _backfill(side, tables, backfill, lo, hi, first)
         except Exception as exc:
@@ -244,14 +253,18 @@ async def _report_gap(
         error=error,
     )
     await side.publish_one("failover._", f"failover:{t.epoch}", [gap], [t.epoch])
-    log.info("HA: took over at epoch %d; gap of %.2f s, %d bars backfilled", t.epoch, gap.gap_seconds, count)
+    log.info(
+        "HA: took over at epoch %d; gap of %.2f s, %d events backfilled", t.epoch, gap.gap_seconds, count
+    )
 
 
 def _first_live(
-    side: NatsJetStreamSink, tables: TableRegistry, recorder: Recorder, start: int
-) -> dict[str, int]:
-    """Per subject, the time (ms) of the first event this term received (from the journal tail)."""
-    first: dict[str, int] = {}
+    side: NatsJetStreamSink, tables: TableRegistry, key: OrderKey, recorder: Recorder, start: int
+) -> tuple[dict[str, tuple[int, ...]], int | None]:
+    """Per subject, the key of the first event this term received (from the journal tail); and
+    the time (ms) of the newest event it received."""
+    first: dict[str, tuple[int, ...]] = {}
+    newest: int | None = None
     tail = recorder.tail
     pos = start
     while tail is not None:
@@ -261,51 +274,60 @@ def _first_live(
         for ev in chunk.events:
             spec = tables.table_for(type(ev))
             ns = spec.time_ns(ev) if spec is not None else None
-            if ns is not None:
-                first.setdefault(side.subject(ev), ns // 1_000_000)
+            if ns is not None and (newest is None or ns // 1_000_000 > newest):
+                newest = ns // 1_000_000
+            k = key(ev)
+            if k is not None:
+                subject = side.subject(ev)
+                if subject not in first or k < first[subject]:
+                    first[subject] = k
         pos = chunk.end
-    return first
+    return first, newest
 
 
 async def _backfill(
     side: NatsJetStreamSink,
     tables: TableRegistry,
-    fetch: Backfill,
+    backfill: Backfill,
     from_ms: int,
     to_ms: int,
-    first_live: dict[str, int],
+    first_live: dict[str, tuple[int, ...]],
 ) -> int:
-    """Publish the fetched bars each subject does not hold yet and this term did not receive live
-    (starting before its first live bar on that subject); how many were published."""
+    """Publish the fetched events each subject does not hold yet and this term did not receive
+    live (strictly between the stream's last and this term's first, by ``backfill.key``); how
+    many were published."""
     if to_ms <= from_ms:
         return 0
-    bars = await fetch(from_ms, to_ms)
+    fetched = await backfill.fetch(from_ms, to_ms)
     decode = message_decoder(tables)
-    by_subject: dict[str, list[tuple[int, Event]]] = {}
-    for ev in bars:
+    by_subject: dict[str, list[tuple[tuple[int, ...], Event]]] = {}
+    for ev in fetched:
         spec = tables.table_for(type(ev))
         ns = spec.time_ns(ev) if spec is not None else None
-        if ns is None or not from_ms <= ns // 1_000_000 < to_ms:
+        k = backfill.key(ev)
+        if ns is None or k is None or not from_ms <= ns // 1_000_000 < to_ms:
             continue
-        by_subject.setdefault(side.subject(ev), []).append((ns // 1_000_000, ev))
+        by_subject.setdefault(side.subject(ev), []).append((k, ev))
     published = 0
     for subject, rows in by_subject.items():
-        last = -1
+        last: tuple[int, ...] | None = None
         raw = await side.last_message(subject)
         if raw is not None:
-            held = decode(subject, {}, raw)
-            for ev in held.events:
-                spec = tables.table_for(type(ev))
-                ns = spec.time_ns(ev) if spec is not None else None
-                if ns is not None:
-                    last = max(last, ns // 1_000_000)
-        stop = first_live.get(subject, to_ms)
-        rows = sorted({ms: ev for ms, ev in rows if last < ms < stop}.items())
-        if not rows:
+            for held in decode(subject, {}, raw).events:
+                k = backfill.key(held)
+                if k is not None and (last is None or k > last):
+                    last = k
+        stop = first_live.get(subject)
+        keep = {
+            backfill.position(ev): ev
+            for k, ev in sorted(rows, key=lambda r: r[0])
+            if (last is None or k > last) and (stop is None or k < stop)
+        }
+        if not keep:
             continue
-        kind, symbol = tables.route(rows[0][1])
+        pos = sorted(keep)
+        kind, symbol = tables.route(keep[pos[0]])
         journal = f"backfill.{subject_token(kind)}.{subject_token(symbol)}"
-        pos = [ms for ms, _ in rows]
-        await side.write(SinkBatch(journal, pos[0], pos[-1] + 1, [ev for _, ev in rows], pos))
-        published += len(rows)
+        await side.write(SinkBatch(journal, pos[0], pos[-1] + 1, [keep[p] for p in pos], pos))
+        published += len(pos)
     return published

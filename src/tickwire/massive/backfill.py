@@ -44,6 +44,7 @@ from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import ControlEvent, Event, Reconnected
 from tickwire.massive.models import EquityAgg, EquityAggMin
 from tickwire.massive.rest.client import DEFAULT_BASE_URL, AsyncRestClient
+from tickwire.massive.rest.models import Agg
 
 __all__ = [
     "BackfillConfig",
@@ -51,7 +52,9 @@ __all__ = [
     "BackfilledAgg",
     "BackfilledAggMin",
     "GapFiller",
+    "fetch_bars",
     "make_gap_filler",
+    "rest_bar",
 ]
 
 log = logging.getLogger("tickwire.backfill")
@@ -192,23 +195,7 @@ class GapFiller:
                 if (seen is not None and t <= seen) or (stop is not None and t >= stop):
                     skipped += 1
                     continue
-                out.append(
-                    cls(
-                        symbol=sym,
-                        volume=row.volume,
-                        vwap=row.vwap,
-                        open=row.open,
-                        close=row.close,
-                        high=row.high,
-                        low=row.low,
-                        start_timestamp=t,
-                        end_timestamp=t + span,
-                        average_size=int(row.volume // row.transactions)
-                        if row.volume and row.transactions
-                        else None,
-                        otc=row.otc,
-                    )
-                )
+                out.append(rest_bar(prefix, sym, row, cls))
             return out
 
         results: list[Event] = []
@@ -258,6 +245,33 @@ class GapFiller:
             else:
                 out[(prefix, sym)] = None
         return list(out)
+
+
+def rest_bar(prefix: str, symbol: str, row: Agg, cls: type[EquityAgg] | None = None) -> EquityAgg:
+    """One REST aggregate row as the stream's ``A`` (second) or ``AM`` (minute) bar; ``cls`` makes
+    a subclass instead (the flagged :class:`BackfilledAgg`). Shared with the HA failover backfill."""
+    span = _SPAN_MS[prefix]
+    make = cls or (EquityAgg if prefix == "A" else EquityAggMin)
+    t = row.timestamp or 0
+    return make(
+        symbol=symbol,
+        volume=row.volume,
+        vwap=row.vwap,
+        open=row.open,
+        close=row.close,
+        high=row.high,
+        low=row.low,
+        start_timestamp=t,
+        end_timestamp=t + span,
+        average_size=int(row.volume // row.transactions) if row.volume and row.transactions else None,
+        otc=row.otc,
+    )
+
+
+async def fetch_bars(rest: AsyncRestClient, prefix: str, symbol: str, from_ms: int, to_ms: int) -> list[Agg]:
+    """The ``A``/``AM`` bars of ``symbol`` starting in ``[from_ms, to_ms]`` (every page)."""
+    timespan: Any = _TIMESPAN[prefix]
+    return [row async for row in rest.list_aggs(symbol, 1, timespan, from_ms, to_ms)]
 
 
 def _without(batches: list[list[Event]], bi: int, ei: int, filler: GapFiller) -> list[list[Event]]:
@@ -313,6 +327,6 @@ def make_gap_filler(
         async with AsyncRestClient(
             key, base_url=base, dotenv_path=None, max_retries=3, ssl_context=ssl_context, ca_file=ca_file
         ) as rest:
-            return [row async for row in rest.list_aggs(symbol, 1, timespan, from_ms, to_ms)]  # type: ignore[arg-type]
+            return await fetch_bars(rest, "A" if timespan == "second" else "AM", symbol, from_ms, to_ms)
 
     return GapFiller(fetch, subscriptions, config)

@@ -84,7 +84,7 @@ from tickwire.redact import escape_terminal
 from tickwire.sinks.base import DataRefused, SinkBatch, mask_url, unwritten
 from tickwire.sinks.nats_wire import NatsRefused, NatsUnavailable, NatsWire, headers
 from tickwire.sinks.rows import event_from_row, invertible, rows_payload
-from tickwire.tables import TableRegistry, TableSpec
+from tickwire.tables import TableRegistry, TableSpec, tagged_decoder
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -445,7 +445,13 @@ def message_decoder(
     ``extra`` event classes are read too (:class:`tickwire.ha.FailoverGap` always is)."""
     from tickwire.ha.events import FailoverGap
 
-    classes = tuple(dict.fromkeys([*(spec.cls for spec in tables.tables()), FailoverGap, *extra]))
+    classes: tuple[type[Event], ...] = tuple(
+        dict.fromkeys([*(spec.cls for spec in tables.tables()), FailoverGap, *extra])
+    )
+    tags = {cls.__struct_config__.tag_field for cls in classes}
+    # one union when every class is tagged alike (the fast path); else each event read by its tag
+    one: Any = typing.Union[classes] if len(tags) == 1 else msgspec.Raw  # noqa: UP007
+    event_of = tagged_decoder(classes)
     shape = msgspec.defstruct(
         "_Read",
         [
@@ -453,7 +459,7 @@ def message_decoder(
             ("table", str, ""),
             ("columns", list[str] | None, None),
             ("rows", list[list[Any]] | None, None),
-            ("events", list[typing.Union[classes]] | None, None),  # type: ignore[valid-type]  # noqa: UP007
+            ("events", list[one] | None, None),
         ],
     )
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(shape)
@@ -461,6 +467,8 @@ def message_decoder(
 
     def events_of(got: Any) -> list[Event]:
         if got.rows is None:
+            if one is msgspec.Raw:
+                return [event_of(r) for r in got.events or []]
             return list(got.events or [])
         spec = by_name.get(got.table)
         if spec is None:
