@@ -339,6 +339,7 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
                 f"| {_ratio(mine, mass)} | {f'≥ {want_m:g}x' if want_m else 'n/a'} | {verdict} "
                 f"| {_ratio(us('bare', b), us(c, b), pct=True)}, {_ratio(us('massive', b), us(c, b))} |"
             )
+    lines += stability_section(runs, batches, clients)
     callback = [c for c in clients if c in CALLBACK_CLIENTS]
     if callback and "polygon_stream" in clients:
         lines += [
@@ -375,6 +376,48 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
         lines += ["", "Failures:", ""]
         lines += [f"* {r.client} B={r.batch} rep {r.rep}: {r.error}" for r in failures]
     return "\n".join(lines) + "\n"
+
+
+STABLE_WITHIN = 0.10
+"""A ratio counts as reproducible when every repetition's lies within this of the median's."""
+
+
+def rep_ratios(runs: list[Run], client: str, batch: int, base: str = "bare") -> list[float]:
+    """``client``'s ev/s over ``base``'s, repetition by repetition (the two ran back to back)."""
+    by_rep: dict[int, dict[str, float]] = {}
+    for r in runs:
+        if r.ok and r.batch == batch and r.client in (client, base) and r.result.get("ev_per_s"):
+            by_rep.setdefault(r.rep, {})[r.client] = float(r.result["ev_per_s"])
+    return [got[client] / got[base] for got in by_rep.values() if client in got and base in got]
+
+
+def stability_section(runs: list[Run], batches: list[int], clients: list[str]) -> list[str]:
+    """Each tickwire client's ratio to the bare loop per repetition: the spread says whether the
+    median ratio would come out the same in another run (each repetition is one run of every client)."""
+    rows = []
+    for b in batches:
+        for c in clients:
+            if not c.startswith("tickwire"):
+                continue
+            ratios = rep_ratios(runs, c, b)
+            if len(ratios) < 2:
+                continue
+            mid = statistics.median(ratios)
+            worst = max(abs(x / mid - 1) for x in ratios)
+            verdict = "stable" if worst <= STABLE_WITHIN else "UNSTABLE"
+            each = ", ".join(f"{x:.0%}" for x in ratios)
+            rows.append(f"| {b} | {c} | {each} | {mid:.0%} | ±{worst:.0%} | {verdict} |")
+    if not rows:
+        return []
+    return [
+        "",
+        f"Stability: the ratio to the bare loop in each repetition (one run of every client, back to "
+        f"back); reproducible when each lies within {STABLE_WITHIN:.0%} of their median.",
+        "",
+        "| B | client | vs bare per repetition | median | worst deviation | verdict |",
+        "|---:|---|---|---:|---:|---|",
+        *rows,
+    ]
 
 
 def pm_section(runs: list[Run]) -> list[str]:

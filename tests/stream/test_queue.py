@@ -135,3 +135,16 @@ async def test_bytes_are_accounted_on_every_way_out() -> None:
     assert len(q.drain_raw()) == 2 and q.bytes == 0
     with pytest.raises(ConfigError):
         EventQueue(10, max_bytes=0)
+
+
+def test_drain_raw_takes_about_max_bytes_and_always_one_item() -> None:
+    q = EventQueue(100, decode=lambda f: [])
+    for _ in range(10):
+        q.put_frame(b"x" * 400)
+    assert len(q.drain_raw(100, max_bytes=1000)) == 3  # 1,200 bytes: the one that crosses it too
+    assert q.bytes == 7 * 400
+    assert len(q.drain_raw(2, max_bytes=10_000)) == 2  # the item cap holds as well
+    q.put_frame(b"y" * 5000)
+    got = q.drain_raw(100, max_bytes=100)
+    assert got == [b"x" * 400]  # at least one item, even over the bound
+    assert len(q.drain_raw(100)) == 5 and q.bytes == 0

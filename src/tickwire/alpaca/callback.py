@@ -25,7 +25,7 @@ from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import Event
 from tickwire.stream.metrics import MetricsSnapshot
 from tickwire.stream.queue import Item
-from tickwire.stream.thread_runner import ThreadRunner
+from tickwire.stream.thread_runner import THREADED_QUEUE_BYTES, ThreadRunner
 
 __all__ = ["AlpacaCallbackClient"]
 
@@ -48,6 +48,7 @@ class AlpacaCallbackClient:
         on_close: Callable[[], Any] | None = None,
         **options: Any,
     ) -> None:
+        options.setdefault("queue_bytes", THREADED_QUEUE_BYTES)
         self.client = AlpacaStreamClient(key_id, secret_key, market, **options)
         self._handlers: dict[str, list[EventHandler]] = {}
         self._on_error = on_error

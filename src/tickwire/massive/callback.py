@@ -62,7 +62,7 @@ from tickwire.massive.polygon_compat import (
 )
 from tickwire.stream.metrics import MetricsSnapshot
 from tickwire.stream.queue import FrameEvents, Item
-from tickwire.stream.thread_runner import ThreadRunner
+from tickwire.stream.thread_runner import THREADED_QUEUE_BYTES, ThreadRunner
 
 __all__ = ["MessageMode", "StreamClient"]
 
@@ -200,6 +200,7 @@ class StreamClient(ServiceMethods):
         host = options.pop("url", host)  # url=sim.url, as for AsyncStreamClient
         if not reconnect:
             options.setdefault("max_reconnects", 0)
+        options.setdefault("queue_bytes", THREADED_QUEUE_BYTES)
         url: str | Callable[[], str]
         if callable(host):
             where = host

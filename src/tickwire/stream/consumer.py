@@ -242,17 +242,20 @@ class StreamConsumer:
             for batch in batches:
                 yield batch
 
-    def raw_items(self, max_items: int = 1024) -> AsyncGenerator[list[Item], None]:
+    def raw_items(
+        self, max_items: int = 1024, max_bytes: int | None = None
+    ) -> AsyncGenerator[list[Item], None]:
         """What each wake-up takes from the queue as queued: raw data frames stay undecoded ``bytes``
         (count their events with :meth:`count_events`, decode them with :meth:`decode_item`), control
         events and frames the session read come as event lists (the latter as
         :class:`~tickwire.stream.queue.FrameEvents`, holding the frame as received). For consumers that
         forward or count frames (a journal-only recorder, the threaded front-end); they report what
-        they hand on with :meth:`mark_delivered`. No batch filter runs here. Ends with the stream (a
+        they hand on with :meth:`mark_delivered`. At most ``max_items`` items, and about
+        ``max_bytes`` of frames, per wake-up. No batch filter runs here. Ends with the stream (a
         fatal error is raised)."""
         self._claim("iterate")
         drain = self.queue.drain_raw
-        return self._drain_loop(lambda: drain(max_items))
+        return self._drain_loop(lambda: drain(max_items, max_bytes))
 
     def decode_item(self, item: Item) -> list[Event]:
         """The events of one item from :meth:`raw_items` (a raw frame is decoded now, as

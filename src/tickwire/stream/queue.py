@@ -193,8 +193,9 @@ class EventQueue:
             self._resume()
         return item
 
-    def drain_raw(self, max_items: int = 1024) -> list[Item]:
-        """Up to ``max_items`` of the oldest items as queued (raw frames stay undecoded).
+    def drain_raw(self, max_items: int = 1024, max_bytes: int | None = None) -> list[Item]:
+        """Up to ``max_items`` of the oldest items as queued (raw frames stay undecoded), and no more
+        than about ``max_bytes`` of frames (at least one item).
 
         For consumers that forward frames or decode elsewhere (the callback client decodes on its
         own thread); they count ``metrics.events`` themselves.
@@ -202,8 +203,18 @@ class EventQueue:
         items = self._items
         n = min(max_items, len(items))
         popleft = items.popleft
-        out = [popleft() for _ in range(n)]
-        self.bytes -= sum(map(_size, out))
+        if max_bytes is None:
+            out = [popleft() for _ in range(n)]
+            size = sum(map(_size, out))
+        else:
+            out = []
+            size = 0
+            while n and (size < max_bytes or not out):
+                item = popleft()
+                out.append(item)
+                size += _size(item)
+                n -= 1
+        self.bytes -= size
         if self._paused and self._drained():
             self._resume()
         return out

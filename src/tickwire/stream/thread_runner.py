@@ -41,11 +41,20 @@ from tickwire.errors import TickwireError
 from tickwire.stream.consumer import StreamConsumer
 from tickwire.stream.queue import Item
 
-__all__ = ["ThreadRunner"]
+__all__ = ["THREADED_QUEUE_BYTES", "ThreadRunner"]
 
 log = logging.getLogger("tickwire.stream")
 
 _T = TypeVar("_T")
+
+HAND_OFF_BYTES = 1 << 20
+"""About this many bytes of frames go to the dispatch thread per hand-off: what it holds beyond the
+queue's bound while it delivers them."""
+
+THREADED_QUEUE_BYTES = 8 << 20
+"""The callback clients' default ``queue_bytes``. Their reader thread outruns the dispatch thread
+whenever the callbacks are the slower side, so their queue sits at its bound; 8 MiB (some 1,500 frames
+of 50 trades) keeps their memory near the asynchronous clients' instead of 64 MiB above it."""
 
 
 class ThreadRunner:
@@ -224,7 +233,8 @@ class ThreadRunner:
         """Hand each wake-up's items to the dispatch thread, one hand-off in flight at a time."""
         put = self._handoff.put
         try:
-            async with contextlib.aclosing(self.consumer.raw_items(self._hand_off)) as wakeups:
+            source = self.consumer.raw_items(self._hand_off, HAND_OFF_BYTES)
+            async with contextlib.aclosing(source) as wakeups:
                 async for items in wakeups:
                     delivered.clear()
                     put(items)
