@@ -4,8 +4,11 @@ A frame is an array of messages, each tagged by ``T``. The encoding is told by t
 byte (``[`` for JSON, a msgpack array header otherwise), so one decoder reads both and a journal
 replays without knowing which the stream used. The fast path decodes the whole array in one msgspec
 call, market data straight into the events of :mod:`tickwire.alpaca.models` (their fields carry
-the wire keys), then one pass makes each wire time int ns (a msgpack Timestamp from its 8 bytes,
-the usual RFC 3339 string from its remembered second and 9 digits) and each ``conditions`` a list.
+the wire keys), then one pass makes each wire time int ns and each ``conditions`` a list: in C when
+:mod:`tickwire.speedups` has its pass (strict RFC 3339 strings and msgpack Timestamps; it stops
+at anything else), else and from there in Python (a msgpack Timestamp from its 8 bytes, the usual
+RFC 3339 string from its remembered second and 9 digits, any other form by
+:func:`~tickwire.alpaca.wire.time_of`).
 When that fails (an unknown ``T``, a malformed message or time) the frame is decoded message by
 message, so a bad message costs only itself: an unknown type becomes a
 :class:`~tickwire.events.RawEvent`, a malformed one a :class:`~tickwire.events.DecodeError`, and
@@ -27,6 +30,7 @@ from typing import Any, Union
 
 import msgspec
 
+from tickwire import speedups
 from tickwire.alpaca.book import OrderBooks
 from tickwire.alpaca.codes import error_info
 from tickwire.alpaca.models import (
@@ -159,11 +163,27 @@ def _str_time(t: str) -> int:
     return ns
 
 
+_C_FINISH = speedups.finish_times
+_COND_TYPES = (Trade, Quote)
+_PLAIN = frozenset({Trade, Quote, Bar, UpdatedBar, DailyBar, TradingStatus, Luld, CancelError, Imbalance})
+"""Events that need nothing once their time (and conditions) are done."""
+
+
 def _finish(items: list[Any]) -> tuple[list[Event], bool]:
     """Decoded messages → events, in place where it can: each market-data event's wire time made
     int ns and its conditions a list; news and control messages converted; and whether there was
     an order book among them. A bad time raises :class:`ValueError` (the caller then reads the
-    frame message by message)."""
+    frame message by message).
+
+    With the C pass (:mod:`tickwire.speedups`), times and conditions are done in C; a frame of
+    plain market data is then finished. Anything it stops at, and frames with other messages,
+    go through the Python pass below (times C has done are ints by then, which it leaves)."""
+    if (
+        _C_FINISH is not None
+        and _C_FINISH(items, _Ext, _COND_TYPES) == len(items)
+        and set(map(type, items)) <= _PLAIN
+    ):
+        return items, False
     fix = _FIX
     ext = _Ext
     heads = _HEADS
