@@ -204,7 +204,15 @@ class HaRecorder:
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    async def astop(self) -> int | None:
+        """:meth:`stop` from a test's event loop, without blocking it: the simulator, the proxy and
+        the REST server a stopping recorder still talks to (its close handshake, a backfill in
+        flight) run on that loop, and a blocking wait starved them until the kill."""
+        return await asyncio.to_thread(self.stop)
+
     def stop(self) -> int | None:
+        """SIGTERM (after SIGCONT), then SIGKILL after 15 s; the exit code. Blocks: from a
+        coroutine use :meth:`astop`."""
         p = self.proc
         if p is None:
             return None

@@ -80,7 +80,7 @@ async def ha(js_cluster: Cluster, tmp_path: Path) -> AsyncIterator[Ha]:
             yield h
         finally:
             for r in h.recorders:
-                r.stop()
+                await r.astop()
             await proxy.close()
 
 
@@ -172,7 +172,7 @@ async def test_sigkill_of_the_leader_the_standby_takes_over_once_no_duplicates(h
     await eventually(lambda: _count_after_gap(ha, 3), 20, "the new leader's messages")
     shown = ha_status(ha)
     assert shown["holder"] == new_holder and shown["state"] == "held" and shown["age"] < TTL
-    assert b.stop() == 0, b.text()[-2000:]
+    assert await b.astop() == 0, b.text()[-2000:]
 
     async def released() -> bool:  # a clean stop hands the lease over (seen once the cluster applied it)
         return bool(ha_status(ha)["state"] == "released")
@@ -249,7 +249,7 @@ async def test_sigstop_of_the_leader_the_standby_takes_over_and_the_old_leader_s
     first_new = next(i for i, m in enumerate(msgs) if m.epoch == new_epoch)
     late = [m for m in msgs[first_new:] if m.epoch < new_epoch]
     assert late == [], f"{len(late)} messages of the fenced leader after the takeover"
-    assert b.stop() == 0, b.text()[-2000:]
+    assert await b.astop() == 0, b.text()[-2000:]
     check_stream(await ha.messages(), holder)
 
 
@@ -273,7 +273,7 @@ async def test_a_leader_that_loses_nats_stops_before_the_standby_takes_over(ha: 
         assert ha.proxy.max_open == 1, ha.proxy.log  # A had closed upstream before B connected
         assert ha.sim.counters.evictions == 0
         assert a.proc is not None and a.proc.poll() is None  # a standby again, waiting for NATS
-        assert b.stop() == 0, b.text()[-2000:]
+        assert await b.astop() == 0, b.text()[-2000:]
         check_stream(await ha.messages(), holder)
     finally:
         await cut.close()

@@ -88,7 +88,7 @@ class Failover:
             )
             assert f":{b.proc.pid}:" in gap.holder and gap.previous_holder == holder  # type: ignore[union-attr]
             assert gap.epoch > gap.previous_epoch > 0 and gap.error is None, gap
-            assert b.stop() == 0, b.text()[-2000:]
+            assert await b.astop() == 0, b.text()[-2000:]
             msgs = await self.messages()
             assert [e for m in msgs for e in m.events if isinstance(e, FailoverGap)] == [gap]
             ids = Counter(m.journal + str(m.positions) for m in msgs)
@@ -97,7 +97,7 @@ class Failover:
             return gap, msgs
         finally:
             for r in self.recorders:
-                r.stop()
+                await r.astop()
 
     async def _count(self, pred: Any, n: int) -> bool:
         return sum(1 for m in await self.messages() if pred(m)) >= n
