@@ -678,6 +678,22 @@ CLIENTS: dict[str, Callable[[int, int, int], Awaitable[dict[str, Any]]]] = {
 }
 
 
+UVLOOP_SUFFIX = "_uvloop"
+UVLOOP_BASES = ("bare", "tickwire_async_for", "tickwire_batches", "tickwire_handler")
+"""Run again on uvloop's event loop (``tickwire[uvloop]``) as ``<name>_uvloop``."""
+CLIENTS.update({base + UVLOOP_SUFFIX: CLIENTS[base] for base in UVLOOP_BASES})
+
+
+def _loop_run(name: str, coro: Awaitable[None]) -> None:
+    """``asyncio.run``, or ``uvloop.run`` for a ``_uvloop`` client."""
+    if name.endswith(UVLOOP_SUFFIX):
+        import uvloop
+
+        uvloop.run(coro)  # type: ignore[arg-type]
+    else:
+        asyncio.run(coro)  # type: ignore[arg-type]
+
+
 async def _run(name: str, port: int, n: int, batch: int) -> None:
     await CLIENTS[name](port, n, batch)
     closed = {"close_s": time.perf_counter() - REPORTED_AT[0], "rss_mb": peak_rss_mb()}
@@ -701,12 +717,12 @@ def main(argv: list[str] | None = None) -> int:
         prof = cProfile.Profile()
         prof.enable()
         try:
-            asyncio.run(coro)
+            _loop_run(args.client, coro)
         finally:
             prof.disable()
             prof.dump_stats(args.profile)
     else:
-        asyncio.run(coro)
+        _loop_run(args.client, coro)
     sys.stdout.flush()
     return 0
 
