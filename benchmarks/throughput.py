@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -28,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,9 @@ CLIENTS = (
     "tickwire_threaded_raw",
     "tickwire_threaded",
 )
+UVLOOP_CLIENTS = tuple(
+    f"{c}_uvloop" for c in ("bare", "tickwire_async_for", "tickwire_batches", "tickwire_handler")
+)  # the same clients on uvloop's event loop (tickwire[uvloop]); in the default run when it is installed
 PM_CLIENTS = ("pm_bare", "pm_tickwire", "pm_sdk")  # the Polymarket US book stream
 CALLBACK_CLIENTS = ("tickwire_threaded_raw", "tickwire_threaded")  # compared with polygon_stream
 EXTRA_CLIENTS = ("bare_queue", "bare_queue_raw")  # diagnostics, only with --clients
@@ -208,6 +213,9 @@ def machine_info() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             info[pkg] = "not installed"
     info["tickwire source"] = _source_state()
+    from tickwire import speedups
+
+    info["tickwire C pass"] = "built" if speedups.available() else "not built (pure Python)"
     return info
 
 
@@ -256,8 +264,14 @@ def _ratio(a: float | None, b: float | None, pct: bool = False) -> str:
     return f"{a / b:.0%}" if pct else f"{a / b:.2f}x"
 
 
-def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -> str:
-    """The markdown report: settings, machine, the table, the targets and any failures."""
+def summarize(
+    runs: list[Run],
+    settings: dict[str, Any],
+    info: dict[str, str],
+    floors: dict[int, dict[str, float]] | None = None,
+) -> str:
+    """The markdown report: settings, machine, the table, the targets, the interpreter's floor
+    under them (``floors``: :func:`measure_floor` per B) and any failures."""
     pm_runs = [r for r in runs if r.client in PM_CLIENTS]
     all_runs, runs = runs, [r for r in runs if r.client not in PM_CLIENTS]
     batches = list(dict.fromkeys(r.batch for r in runs))
@@ -322,7 +336,7 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
     ]
     for b in batches:
         for c in clients:
-            if not c.startswith("tickwire") or c in CALLBACK_CLIENTS:
+            if not c.startswith("tickwire") or c in CALLBACK_CLIENTS or c in UVLOOP_CLIENTS:
                 continue
             mine, bare, mass = ev(c, b), ev("bare", b), ev("massive", b)
             want_m = TARGET_VS_MASSIVE.get(b)
@@ -340,6 +354,9 @@ def summarize(runs: list[Run], settings: dict[str, Any], info: dict[str, str]) -
                 f"| {_ratio(us('bare', b), us(c, b), pct=True)}, {_ratio(us('massive', b), us(c, b))} |"
             )
     lines += stability_section(runs, batches, clients)
+    lines += uvloop_section(batches, clients, ev)
+    if floors:
+        lines += floor_section(floors, us)
     callback = [c for c in clients if c in CALLBACK_CLIENTS]
     if callback and "polygon_stream" in clients:
         lines += [
@@ -418,6 +435,99 @@ def stability_section(runs: list[Run], batches: list[int], clients: list[str]) -
         "|---:|---|---|---:|---:|---|",
         *rows,
     ]
+
+
+FLOOR_SHAPES = {
+    "tickwire_batches": "batches",
+    "tickwire_async_for": "async_for",
+    "tickwire_handler": "handler",
+    "tickwire_threaded": "handler",
+}
+"""Each front-end's user-side shape in ``floor.py`` (the threaded client calls a handler per event)."""
+
+
+def measure_floor(batch: int, cpu: int) -> dict[str, float]:
+    """``floor.py``'s ns per event of each shape at ``batch``, in a fresh process pinned to ``cpu``."""
+    cmd = [sys.executable, str(HERE / "floor.py"), "--batch", str(batch), "--cpu", str(cpu)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=HERE, check=True).stdout
+    for line in out.splitlines():
+        tag, _, payload = line.partition(" ")
+        if tag == "FLOOR":
+            return {k: float(v) for k, v in json.loads(payload).items()}
+    raise RuntimeError(f"floor.py printed no FLOOR line: {out[-200:]!r}")
+
+
+def floor_section(floors: dict[int, dict[str, float]], us: Callable[[str, int], float | None]) -> list[str]:
+    """What each target leaves once the interpreter's own cost of the front-end's shape is paid:
+    the ceiling a front-end would reach if tickwire cost nothing beyond the bare loop."""
+    lines = [
+        "",
+        "The interpreter's floor (`floor.py`, same run, same CPU): what each front-end's user code "
+        "costs in CPython with no socket, decode or tickwire (an async generator step per frame or "
+        "per event, a handler call per event, `json.loads` of a frame). The bare loop runs no Python "
+        "per event, so a front-end can reach at most bare / (bare + floor) of it.",
+        "",
+        "| B | client | floor ns/event | bare µs/event | ceiling vs bare | target | measured "
+        "| within reach |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for b, floor in floors.items():
+        bare = us("bare", b)
+        for client, shape in FLOOR_SHAPES.items():
+            mine = us(client, b)
+            if bare is None or mine is None:
+                continue
+            ceiling = bare / (bare + floor[shape] / 1000)
+            lines.append(
+                f"| {b} | {client} | {floor[shape]:.0f} | {bare:.2f} | {ceiling:.0%} "
+                f"| ≥ {TARGET_VS_BARE:.0%} | {bare / mine:.0%} "
+                f"| {'yes' if ceiling >= TARGET_VS_BARE else 'no: the floor alone exceeds the budget'} |"
+            )
+    lines += [
+        "",
+        "The drop-in callback client runs the same `json.loads` handler as `polygon`; that handler's "
+        "cost is in both, so the most tickwire can be ahead is polygon's µs/event over the handler's.",
+        "",
+        "| B | json.loads ns/event | polygon µs/event | ceiling vs polygon | target | measured |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for b, floor in floors.items():
+        poly, raw = us("polygon_stream", b), us("tickwire_threaded_raw", b)
+        if poly is None or raw is None:
+            continue
+        lines.append(
+            f"| {b} | {floor['json_loads']:.0f} | {poly:.2f} | {poly / (floor['json_loads'] / 1000):.2f}x "
+            f"| ≥ 1.5x | {poly / raw:.2f}x |"
+        )
+    return lines
+
+
+def uvloop_section(
+    batches: list[int], clients: list[str], ev: Callable[[str, int], float | None]
+) -> list[str]:
+    """Each client run on uvloop beside itself on asyncio's loop, and against both bare loops."""
+    ran = [c for c in UVLOOP_CLIENTS if c in clients]
+    if not ran:
+        return []
+    lines = [
+        "",
+        "uvloop (`pip install 'tickwire[uvloop]'`): the same client on uvloop's event loop "
+        "(`uvloop.run`) beside itself on asyncio's.",
+        "",
+        "| B | client | asyncio ev/s | uvloop ev/s | uvloop vs asyncio | vs bare (asyncio) "
+        "| vs bare (uvloop) |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for b in batches:
+        for c in ran:
+            base = c.removesuffix("_uvloop")
+            mine, theirs = ev(c, b), ev(base, b)
+            lines.append(
+                f"| {b} | {base} | {theirs or 0:,.0f} | {mine or 0:,.0f} | {_ratio(mine, theirs)} "
+                f"| {_ratio(mine, ev('bare', b), pct=True)} "
+                f"| {_ratio(mine, ev('bare_uvloop', b), pct=True)} |"
+            )
+    return lines
 
 
 def pm_section(runs: list[Run]) -> list[str]:
@@ -537,6 +647,10 @@ def profile(args: argparse.Namespace, ns: dict[int, int]) -> None:
             server.stop()
 
 
+def _has_uvloop() -> bool:
+    return importlib.util.find_spec("uvloop") is not None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line flags (see ``--help``)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -547,8 +661,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1; the median is shown)")
     p.add_argument(
         "--clients",
-        default=",".join(CLIENTS + PM_CLIENTS),
-        help=f"comma-separated, from {', '.join(CLIENTS + PM_CLIENTS + EXTRA_CLIENTS)}",
+        default=",".join(CLIENTS + (UVLOOP_CLIENTS if _has_uvloop() else ()) + PM_CLIENTS),
+        help=f"comma-separated, from {', '.join(CLIENTS + UVLOOP_CLIENTS + PM_CLIENTS + EXTRA_CLIENTS)}",
     )
     p.add_argument("--pm-n", type=int, help="book frames per Polymarket run (default 100,000, quick 10,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: N=100,000 at B=50, 20,000 at B=1, 1 rep")
@@ -563,7 +677,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.batches = [int(x) for x in args.batches.split(",") if x.strip()]
     args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    unknown = set(args.clients) - set(CLIENTS) - set(PM_CLIENTS) - set(EXTRA_CLIENTS)
+    unknown = set(args.clients) - set(CLIENTS) - set(UVLOOP_CLIENTS) - set(PM_CLIENTS) - set(EXTRA_CLIENTS)
     if unknown:
         p.error(f"unknown client(s): {', '.join(sorted(unknown))}")
     if args.reps is None:
@@ -587,18 +701,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     info = machine_info()
     runs = benchmark(args, ns)
+    floors = {b: measure_floor(b, args.client_cpu) for b in args.batches}
     settings = {
         "command": "python benchmarks/throughput.py" + ("".join(f" {a}" for a in (argv or sys.argv[1:]))),
         "reps": args.reps,
         "server_cpu": args.server_cpu,
         "client_cpu": args.client_cpu,
     }
-    report = summarize(runs, settings, info)
+    report = summarize(runs, settings, info, floors)
     print(report)
     out = args.out or RESULTS / ("throughput-quick.md" if args.quick else "throughput.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
-    raw = {"settings": settings, "machine": info, "n": ns, "runs": [asdict(r) for r in runs]}
+    raw = {
+        "settings": settings,
+        "machine": info,
+        "n": ns,
+        "floors": floors,
+        "runs": [asdict(r) for r in runs],
+    }
     out.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
     print(f"wrote {out} and {out.with_suffix('.json').name}", file=sys.stderr)
     return 0 if all(r.ok for r in runs) else 1
