@@ -14,6 +14,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from picows import (
@@ -31,6 +32,7 @@ from picows import (
 from tickwire.backoff import Backoff
 from tickwire.errors import AuthError, ConnectionLost, TickwireError
 from tickwire.events import Connected, Disconnected, Event, Status
+from tickwire.stream import driver as driver_module
 from tickwire.stream.driver import Driver, DriverConfig
 from tickwire.stream.queue import EventQueue
 from tickwire.stream.session import Session
@@ -423,6 +425,33 @@ async def test_the_hot_path_tells_long_data_frames_by_their_first_byte(
     assert delivered == ["data 1", "D 2", "~note", "D 3", "xD 4", "D 5"]
     assert h.session.received[-1] == b"~note"  # only the control frame went through receive
     assert h.driver.metrics.frames == 2 + 6  # ~hello, ~ready and the six above; the pong is none
+
+
+async def test_short_data_frames_of_either_kind_take_the_hot_path(
+    server: TinyServer, harnesses: list[Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short complete frame, text or binary (a msgpack trade is a ~100-byte binary frame), is
+    queued raw by the hot path; control frames and a pong that looks like data go by their type
+    (``_Listener._frame``). Binary ones used to take that path too, for nothing."""
+    by_type: list[bytes] = []
+    original = driver_module._Listener._frame
+
+    def counting(self: Any, transport: WSTransport, frame: WSFrame, data: bytes) -> None:
+        by_type.append(bytes(data))
+        original(self, transport, frame, data)
+
+    monkeypatch.setattr(driver_module._Listener, "_frame", counting)
+    h = Harness(server.url, fast_config(), tap=False)
+    harnesses.append(h)
+    conn = await server.accepted()
+    await h.until(lambda e: isinstance(e, Connected))
+    conn.send(b"data 1", WSMsgType.BINARY)
+    conn.send(b"data 2")
+    conn.pong(b"d-pong")
+    conn.send(b"data 3", WSMsgType.BINARY)
+    await h.until(lambda e: isinstance(e, Status) and e.message == "data 3")
+    assert [e.message for e in h.events if isinstance(e, Status)] == ["data 1", "data 2", "data 3"]
+    assert by_type == [b"~hello", b"~ready", b"d-pong"]
 
 
 async def test_pongs_keep_the_connection_and_a_missing_pong_drops_it(

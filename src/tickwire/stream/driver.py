@@ -185,7 +185,8 @@ class _Listener(WSListener):
             data_frame = data[0] in self.starts and frame.fin and self._fragments is None
         else:
             data = frame.get_payload_as_bytes()
-            data_frame = self.tapless and frame.msg_type is _TEXT and frame.fin
+            # a data message of either kind: a small msgpack frame (Alpaca, one trade) is binary
+            data_frame = self.tapless and frame.fin and ((mt := frame.msg_type) is _TEXT or mt is _BINARY)
         if data_frame and self.session.passthrough and self.probe not in data:
             # the hot path: a data frame (no control byte in it) is queued raw, decoded by the consumer
             m = self.metrics
