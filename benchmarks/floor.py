@@ -39,10 +39,6 @@ import stream_server
 ROUNDS = 7
 
 
-def _frame(batch: int) -> bytes:
-    return ("[" + ",".join(stream_server.event_json(q) for q in range(1, batch + 1)) + "]").encode()
-
-
 async def _batches(frames: list[list[Any]]) -> AsyncIterator[list[Any]]:
     for events in frames:
         yield events
@@ -97,7 +93,7 @@ def measure(batch: int, events: int = 200_000) -> dict[str, float]:
     """ns per event of each shape at ``batch`` events per frame."""
     from tickwire.massive.decoder import MassiveDecoder
 
-    frame = _frame(batch)
+    frame = stream_server.events_payload(1, batch + 1)
     decoded = MassiveDecoder("stocks").decode(frame)
     n_frames = max(1, events // batch)
     frames = [list(decoded) for _ in range(n_frames)]

@@ -103,14 +103,15 @@ def build_book_stream(n: int, levels: int = 10) -> bytes:
     return b"".join(frame(book_json(q, levels).encode()) for q in range(1, n + 1))
 
 
+def events_payload(start: int, stop: int) -> bytes:
+    """One frame's payload: the JSON array of the events ``q`` = ``start`` .. ``stop - 1``."""
+    return ("[" + ",".join([event_json(q) for q in range(start, stop)]) + "]").encode()
+
+
 def build_stream(n: int, batch: int) -> bytes:
     """The whole post-subscribe stream: ``ceil(n / batch)`` text frames of ``batch`` events."""
-    out = []
-    for start in range(1, n + 1, batch):
-        stop = min(start + batch, n + 1)
-        payload = ("[" + ",".join([event_json(q) for q in range(start, stop)]) + "]").encode()
-        out.append(frame(payload))
-    return b"".join(out)
+    starts = range(1, n + 1, batch)
+    return b"".join(frame(events_payload(start, min(start + batch, n + 1))) for start in starts)
 
 
 def _status(status: str, message: str) -> bytes:
