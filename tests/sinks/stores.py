@@ -73,7 +73,8 @@ async def store(kind: str, tmp_path: Path, *, roll: RollPolicy | None = None) ->
             finally:
                 con.close()
 
-        yield Store(kind, lambda: DuckDBSink(path, STOCKS, release_every=0.0), read_duck)
+        # let go after every call, at once: the store is read between calls in this process
+        yield Store(kind, lambda: DuckDBSink(path, STOCKS, release_every=0.0, release_gap=0.0), read_duck)
     elif kind == "postgres":
         url = service_url("TICKWIRE_POSTGRES_URL")
         schema = f"tw_{uuid.uuid4().hex[:10]}"

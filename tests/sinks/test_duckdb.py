@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 import duckdb
@@ -84,3 +86,70 @@ async def test_rows_go_in_chunks_and_a_bad_chunk_rolls_the_whole_batch_back(
     assert [p for (p,) in rows] == good.positions  # each event once, none of the refused batch
     assert con.sql(f"SELECT pos FROM {WATERMARKS}").fetchall() == [(good.end,)]
     con.close()
+
+
+_READER = """
+import sys, time, duckdb
+deadline = time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        con = duckdb.connect(sys.argv[1], read_only=True)
+    except duckdb.IOException:
+        if time.monotonic() > deadline:
+            sys.exit("never got in")
+        time.sleep(0.01)
+        continue
+    print(con.sql("SELECT count(*) FROM stocks_trades").fetchall()[0][0])
+    con.close()
+    break
+"""
+
+
+async def _read_from_another_process(path: Path, within: float) -> int | None:
+    """The rows another process counts, trying to open the file for ``within`` seconds (None: never
+    got in). DuckDB's lock is per process: a reader in this one would not see it."""
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _READER, str(path), str(within), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await reader.communicate()
+    return int(out) if reader.returncode == 0 else None
+
+
+async def test_an_idle_sink_lets_go_of_the_file_in_time(tmp_path: Path) -> None:
+    """CI: ``tickwire query`` could not open the file while a recorder ran. The sink let go only at
+    the end of a call held long enough, and the watermark read that follows each write took the
+    file back at once: on a quiet stream the file stayed locked until the next event."""
+    path = tmp_path / "db.duckdb"
+    j = journal_id()
+    sink = DuckDBSink(path, STOCKS, release_every=0.3)
+    await sink.open()
+    written = batch(j, 0, market(10))
+    await sink.write(written)
+    assert await sink.watermark(j) == written.end
+    assert await _read_from_another_process(path, 3.0) == 7  # its trades; the sink is idle, not closed
+    assert await sink.watermark(j) == written.end
+    await sink.close()
+
+
+async def test_a_reader_gets_in_while_the_sink_writes_back_to_back(tmp_path: Path) -> None:
+    """The gap after each release lets a reader in even when the sink is catching up (a write, the
+    watermark, the next write at once)."""
+    path = tmp_path / "db.duckdb"
+    j = journal_id()
+    sink = DuckDBSink(path, STOCKS, release_every=0.2)
+    await sink.open()
+    await sink.write(batch(j, 0, market(50)))
+    pos = 50
+    reading = asyncio.ensure_future(_read_from_another_process(path, 10.0))
+    while not reading.done():
+        written = batch(j, pos, market(50, pos))
+        try:
+            await sink.write(written)
+            assert await sink.watermark(j) == written.end
+        except duckdb.IOException:  # the reader has the file: the runner retries the same batch
+            await asyncio.sleep(0.01)
+            continue
+        pos += 50
+    await sink.close()
+    counted = await reading
+    assert counted is not None and counted >= 50

@@ -70,11 +70,11 @@ def query(
         try:
             con = duckdb.connect(str(path), read_only=True)
             break
-        except duckdb.IOException as exc:  # the recorder is writing right now: it lets go every second
+        except duckdb.IOException as exc:  # the recorder is writing: it lets go every second, 0.1 s
             if time.monotonic() > deadline:
                 typer.echo(f"error: cannot open {path}: {_printable(str(exc))}", err=True)
                 raise typer.Exit(1) from None
-            time.sleep(0.05)
+            time.sleep(0.01)
     try:
         if tables:
             _list_tables(con, data_dir, csv)

@@ -9,10 +9,13 @@ will not give again. There is no primary-key index on ``(_journal, _pos)``: the 
 makes the rows exact, and the index would halve the insert rate (the sink writes Arrow tables
 straight into DuckDB, several hundred thousand events a second).
 
-DuckDB lets one process at a time open a database file. So the sink closes the file at least every
-``release_every`` seconds (closing also checkpoints it) and reopens it for the next write: other
-processes (``tickwire query``) get in between writes while recording goes on. A write that finds
-the file locked by a reader fails (not a data error) and is retried with the same batch.
+DuckDB lets one process at a time open a database file. So the sink closes the file once it has
+held it ``release_every`` seconds (closing also checkpoints it) and stays away ``release_gap``
+seconds before it opens it again: other processes (``tickwire query``, a notebook) get in while
+recording goes on, even when the sink writes back to back. The watermark read that follows each
+write is answered from the value read back in the write's own transaction when the file has just
+been let go, so it does not take the file back at once. A write that finds the file locked by a
+reader fails (not a data error) and is retried with the same batch.
 """
 
 from __future__ import annotations
@@ -62,31 +65,49 @@ class DuckDBSink:
     rows, or more per table), not once to the write-ahead log and again at the checkpoint."""
 
     def __init__(
-        self, path: str | os.PathLike[str], tables: TableRegistry, *, release_every: float | None = 1.0
+        self,
+        path: str | os.PathLike[str],
+        tables: TableRegistry,
+        *,
+        release_every: float | None = 1.0,
+        release_gap: float = 0.1,
     ) -> None:
         self.path = Path(path)
         self.tables = tables
         self.release_every = release_every
+        self.release_gap = release_gap
         self.name = f"duckdb:{self.path}"
         self._opened_at = 0.0
+        self._released_at: float | None = None
+        self._committed: dict[str, int] = {}  # journal -> watermark read back by the last commit
         self._created: set[str] = set()  # tables known to exist (added only once committed)
         self._con: Any = None
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._releaser: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     async def watermark(self, journal: str) -> int:
-        return await asyncio.to_thread(self._watermark_sync, journal)
+        try:
+            return await asyncio.to_thread(self._watermark_sync, journal)
+        finally:
+            self._release_when_idle()
 
     async def write(self, batch: SinkBatch) -> None:
-        await asyncio.to_thread(self.write_sync, batch)
+        try:
+            await asyncio.to_thread(self.write_sync, batch)
+        finally:
+            self._release_when_idle()
 
     async def flush(self) -> None:
         return None
 
     async def close(self) -> None:
+        if self._releaser is not None:
+            self._releaser.cancel()
+            self._releaser = None
         with self._lock:
             if self._con is not None:
                 self._con.close()
@@ -112,10 +133,33 @@ class DuckDBSink:
             ),
         )
 
+    def _release_when_idle(self) -> None:
+        """Let go of the file ``release_every`` seconds after opening it even if no call comes to
+        do it (a quiet stream): the file is never held longer than that while the sink is idle."""
+        if self.release_every is None or self._con is None or self._releaser is not None:
+            return
+        self._releaser = asyncio.get_running_loop().create_task(self._release_in_time())
+
+    async def _release_in_time(self) -> None:
+        assert self.release_every is not None
+        try:
+            while self._con is not None:
+                await asyncio.sleep(max(0.0, self._opened_at + self.release_every - time.monotonic()))
+                await asyncio.to_thread(self._release_held)
+        finally:
+            self._releaser = None
+
+    def _release_held(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._release(self._con)
+
     # ------------------------------------------------------------------ synchronous core
 
     def _watermark_sync(self, journal: str) -> int:
         with self._lock:
+            if self._con is None and journal in self._committed:  # just let go: keep away
+                return self._committed[journal]
             con = self._connect()
             try:
                 return _stored(con, journal)
@@ -141,8 +185,10 @@ class DuckDBSink:
                         )
                     con.execute("COMMIT")
                 except BaseException:
+                    self._committed.pop(batch.journal, None)
                     con.execute("ROLLBACK")
                     raise
+                self._committed[batch.journal] = _stored(con, batch.journal)
             finally:
                 self._release(con)
 
@@ -183,6 +229,8 @@ class DuckDBSink:
 
         con = self._con
         if con is None:
+            if self._released_at is not None:  # the gap readers get in by
+                time.sleep(max(0.0, self._released_at + self.release_gap - time.monotonic()))
             con = self._con = duckdb.connect(str(self.path))
             self._opened_at = time.monotonic()
             if WATERMARKS not in self._created:
@@ -199,6 +247,7 @@ class DuckDBSink:
         if release is not None and time.monotonic() - self._opened_at >= release:
             con.close()
             self._con = None
+            self._released_at = time.monotonic()
 
     def _ensure(self, con: Any, groups: dict[TableSpec, Any]) -> None:
         """Create the batch's missing tables, each committed on its own before the data transaction,
