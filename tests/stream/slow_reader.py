@@ -42,10 +42,16 @@ async def main(url: str, queue_bytes: int, seconds: float) -> None:
             if now - start >= seconds:
                 break
             await asyncio.sleep(
-                0.002 * len(batch) / 50
-            )  # about 25,000 events/s at most: slower than the feed
+                0.005 * len(batch) / 50
+            )  # about 10,000 events/s at most: slower than the feed
         m = client.metrics()
-    print(json.dumps({"samples": samples, "dropped": m.dropped, "peak_bytes": m.queue_peak_bytes}))
+    out = {
+        "samples": samples,
+        "dropped": m.dropped,
+        "peak_bytes": m.queue_peak_bytes,
+        "disconnects": m.disconnects,
+    }
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
