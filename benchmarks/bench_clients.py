@@ -682,6 +682,10 @@ UVLOOP_SUFFIX = "_uvloop"
 # every client also runs on uvloop's event loop (tickwire[uvloop]) as <name>_uvloop; which of them
 # the harness runs is throughput.UVLOOP_CLIENTS
 CLIENTS.update({name + UVLOOP_SUFFIX: run for name, run in list(CLIENTS.items())})
+PURE_SUFFIX = "_pure"
+# and without tickwire's C code (TICKWIRE_PURE_PYTHON=1) as <name>_pure: what the C hot path buys,
+# measured in the same run (throughput.PURE_CLIENTS)
+CLIENTS.update({name + PURE_SUFFIX: run for name, run in list(CLIENTS.items()) if "tickwire" in name})
 
 
 def _loop_run(name: str, coro: Awaitable[None]) -> None:
@@ -710,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu", type=int, default=0, help="pin to this CPU (-1: do not pin)")
     p.add_argument("--profile", metavar="PATH", help="write cProfile stats of the whole run to PATH")
     args = p.parse_args(argv)
+    if args.client.endswith(PURE_SUFFIX):  # before tickwire is imported (the clients import it late)
+        os.environ["TICKWIRE_PURE_PYTHON"] = "1"
     if args.cpu >= 0 and args.cpu < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {args.cpu})
     coro = _run(args.client, args.port, args.n, args.batch)

@@ -50,6 +50,9 @@ CLIENTS = (
 UVLOOP_CLIENTS = tuple(
     f"{c}_uvloop" for c in ("bare", "tickwire_async_for", "tickwire_batches", "tickwire_handler")
 )  # the same clients on uvloop's event loop (tickwire[uvloop]); in the default run when it is installed
+PURE_CLIENTS = tuple(
+    f"{c}_pure" for c in ("tickwire_async_for", "tickwire_batches", "tickwire_handler", "tickwire_threaded")
+)  # the same clients without tickwire's C code (TICKWIRE_PURE_PYTHON=1): what it buys, in one run
 PM_CLIENTS = ("pm_bare", "pm_tickwire", "pm_sdk")  # the Polymarket US book stream
 CALLBACK_CLIENTS = ("tickwire_threaded_raw", "tickwire_threaded")  # compared with polygon_stream
 EXTRA_CLIENTS = ("bare_queue", "bare_queue_raw")  # diagnostics, only with --clients
@@ -336,7 +339,7 @@ def summarize(
     ]
     for b in batches:
         for c in clients:
-            if not c.startswith("tickwire") or c in CALLBACK_CLIENTS or c in UVLOOP_CLIENTS:
+            if not c.startswith("tickwire") or c in CALLBACK_CLIENTS or c in UVLOOP_CLIENTS + PURE_CLIENTS:
                 continue
             mine, bare, mass = ev(c, b), ev("bare", b), ev("massive", b)
             want_m = TARGET_VS_MASSIVE.get(b)
@@ -355,6 +358,7 @@ def summarize(
             )
     lines += stability_section(runs, batches, clients)
     lines += uvloop_section(batches, clients, ev)
+    lines += pure_section(batches, clients, ev)
     if floors:
         lines += floor_section(floors, us)
     callback = [c for c in clients if c in CALLBACK_CLIENTS]
@@ -530,6 +534,30 @@ def uvloop_section(
     return lines
 
 
+def pure_section(batches: list[int], clients: list[str], ev: Callable[[str, int], float | None]) -> list[str]:
+    """Each client with tickwire's C code beside itself without it (``TICKWIRE_PURE_PYTHON=1``)."""
+    ran = [c for c in PURE_CLIENTS if c in clients]
+    if not ran:
+        return []
+    lines = [
+        "",
+        "C hot path (`tickwire._hotpath`, built by `pip install`): each client beside itself with "
+        "`TICKWIRE_PURE_PYTHON=1` (the same Python engine without it), in this run.",
+        "",
+        "| B | client | pure Python ev/s | with C ev/s | C vs pure | pure vs bare | with C vs bare |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for b in batches:
+        for c in ran:
+            base = c.removesuffix("_pure")
+            pure, mine = ev(c, b), ev(base, b)
+            lines.append(
+                f"| {b} | {base} | {pure or 0:,.0f} | {mine or 0:,.0f} | {_ratio(mine, pure)} "
+                f"| {_ratio(pure, ev('bare', b), pct=True)} | {_ratio(mine, ev('bare', b), pct=True)} |"
+            )
+    return lines
+
+
 def pm_section(runs: list[Run]) -> list[str]:
     """The Polymarket US table: book frames through each client, against the bare loop and the SDK."""
     clients = [c for c in PM_CLIENTS if any(r.client == c for r in runs)]
@@ -661,8 +689,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, help="repetitions (default 3, quick 1; the median is shown)")
     p.add_argument(
         "--clients",
-        default=",".join(CLIENTS + (UVLOOP_CLIENTS if _has_uvloop() else ()) + PM_CLIENTS),
-        help=f"comma-separated, from {', '.join(CLIENTS + UVLOOP_CLIENTS + PM_CLIENTS + EXTRA_CLIENTS)}",
+        default=",".join(CLIENTS + (UVLOOP_CLIENTS if _has_uvloop() else ()) + PURE_CLIENTS + PM_CLIENTS),
+        help="comma-separated, from "
+        + ", ".join(CLIENTS + UVLOOP_CLIENTS + PURE_CLIENTS + PM_CLIENTS + EXTRA_CLIENTS),
     )
     p.add_argument("--pm-n", type=int, help="book frames per Polymarket run (default 100,000, quick 10,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: N=100,000 at B=50, 20,000 at B=1, 1 rep")
@@ -677,7 +706,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.batches = [int(x) for x in args.batches.split(",") if x.strip()]
     args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    unknown = set(args.clients) - set(CLIENTS) - set(UVLOOP_CLIENTS) - set(PM_CLIENTS) - set(EXTRA_CLIENTS)
+    unknown = (
+        set(args.clients) - set(CLIENTS) - set(UVLOOP_CLIENTS) - set(PURE_CLIENTS) - set(PM_CLIENTS)
+    ) - set(EXTRA_CLIENTS)
     if unknown:
         p.error(f"unknown client(s): {', '.join(sorted(unknown))}")
     if args.reps is None:

@@ -1,20 +1,29 @@
-"""tickwire's optional C pass, and whether this install has it.
+"""tickwire's optional C code, and whether this install has it.
 
-``tickwire._wiretime`` (built by ``setup.py`` when a C compiler is there) makes a frame's wire
-times Unix-nanosecond ints after msgspec has decoded it: an RFC 3339 string or a msgpack Timestamp
-per event costs more in Python than the whole decode. It takes only the strict common forms and
-stops at the first value it does not, so a decoder runs its exact Python path from there (see
-``tickwire.alpaca.decoder``); the results are the same either way, only the speed differs.
+Both modules are built by ``setup.py`` when a C compiler is there; without them tickwire runs the
+same pure Python code, with the same results, only slower.
 
-``TICKWIRE_PURE_PYTHON=1`` (read at import) turns the C pass off, for comparing the two paths.
+* ``tickwire._wiretime`` makes a frame's wire times Unix-nanosecond ints after msgspec has decoded
+  it: an RFC 3339 string or a msgpack Timestamp per event costs more in Python than the whole
+  decode. It takes only the strict common forms and stops at the first value it does not, so a
+  decoder runs its exact Python path from there (see ``tickwire.alpaca.decoder``).
+* ``tickwire._hotpath`` holds the stream engine's three innermost steps: picows' ``on_ws_frame``
+  for a complete data frame (:data:`FrameReader`), the step of ``async for`` and ``batches()``
+  over the drain loop (:data:`Flatten`), and the call of an event type's one plain handler
+  (:data:`dispatch_single`). Each does what the Python code beside it does for the common case
+  and hands every other case to it. The frame reader reads picows' ``WSFrame`` from its C
+  struct, so it is used only when that layout checks out against the Python attributes here.
+
+``TICKWIRE_PURE_PYTHON=1`` (read at import) turns all of it off, for comparing the two paths.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-__all__ = ["available", "finish_times"]
+__all__ = ["Flatten", "FrameReader", "available", "dispatch_single", "finish_times", "hot_path"]
 
 FinishTimes = Callable[[list[object], type, tuple[type, ...]], int]
 
@@ -24,13 +33,68 @@ RFC 3339 string, an ``ext_type`` msgpack Timestamp, or already an int) made int 
 whose type is in ``cond_types`` ``conditions`` made a list; returns how many items it finished
 before the first value it left to the caller's Python path. None without the extension."""
 
+FrameReader: Callable[..., Any] | None = None
+"""``FrameReader(slow, session, queue, metrics, frame_type, probe, max_size, tapless)``: a picows
+``on_ws_frame`` that queues a complete data frame raw in C and calls ``slow(transport, frame)``
+for every other frame. None without the extension or when picows' frame layout does not check out."""
+
+Flatten: Callable[[AsyncIterator[list[list[Any]]], int], AsyncIterator[Any]] | None = None
+"""``Flatten(source, depth)``: the items (depth 2: events; 1: batches) of the lists of lists
+``source`` yields, as an async iterator that returns a buffered item without a generator step."""
+
+DispatchSingle = Callable[[list[list[Any]], dict[type, Callable[[Any], Any]], int, int], Any]
+dispatch_single: DispatchSingle | None = None
+"""``dispatch_single(batches, single, b, e) -> None | (b, e, what)``: see ``tickwire._hotpath``."""
+
+
+def _frame_layout_checks(frame_fields: Callable[[object], tuple[bytes, int, int]]) -> bool:
+    """Whether the C struct the frame reader reads is picows' ``WSFrame`` as installed: the fields
+    read from C equal the Python attributes on frames made by picows' own test constructor."""
+    try:
+        from picows import picows as pw
+
+        make = pw._make_test_ws_frame
+        for kind, payload, fin in (
+            (pw.WSMsgType.TEXT, b'[{"ev":"T"}]', True),
+            (pw.WSMsgType.BINARY, bytes(range(256)) * 3, False),
+            (pw.WSMsgType.PING, b"", True),
+        ):
+            frame = make(kind, payload, fin, False)
+            got = frame_fields(frame)
+            if got != (frame.get_payload_as_bytes(), frame.msg_type.value, int(frame.fin)):
+                return False
+            if got != (payload, kind.value, int(fin)):
+                return False
+        return True
+    except Exception:  # an older or newer picows: the Python reader
+        return False
+
+
 if os.environ.get("TICKWIRE_PURE_PYTHON", "") not in ("1", "true", "yes"):
     try:
         from tickwire._wiretime import finish_times
     except ImportError:  # not compiled here: the pure Python path
         pass
+    try:
+        from tickwire import _hotpath
+    except ImportError:
+        pass
+    else:
+        Flatten = _hotpath.Flatten
+        dispatch_single = _hotpath.dispatch_single
+        if _frame_layout_checks(_hotpath.frame_fields):
+            FrameReader = _hotpath.FrameReader
 
 
 def available() -> bool:
-    """Whether the C pass is in use."""
+    """Whether the C wire-time pass is in use."""
     return finish_times is not None
+
+
+def hot_path() -> dict[str, bool]:
+    """Which of the engine's C steps are in use (all False under ``TICKWIRE_PURE_PYTHON=1``)."""
+    return {
+        "frame_reader": FrameReader is not None,
+        "flatten": Flatten is not None,
+        "dispatch_single": dispatch_single is not None,
+    }

@@ -29,6 +29,7 @@ from picows import (
     ws_create_server,
 )
 
+from tickwire import speedups
 from tickwire.backoff import Backoff
 from tickwire.errors import AuthError, ConnectionLost, TickwireError
 from tickwire.events import Connected, Disconnected, Event, Status
@@ -259,6 +260,17 @@ class TinyServer:
 
     async def accepted(self) -> _ServerConnection:
         return await asyncio.wait_for(self.connections.get(), WITHIN)
+
+
+@pytest.fixture(autouse=True, params=["c_reader", "python_reader"])
+def frame_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every driver test with both frame readers: the C one (tickwire.speedups) and the Python
+    method it stands in for (all frames it does not queue itself go there anyway)."""
+    if request.param == "python_reader":
+        monkeypatch.setattr(speedups, "FrameReader", None)
+    elif speedups.FrameReader is None:
+        pytest.fail("tickwire._hotpath was not built or picows' frame layout did not check out")
+    return str(request.param)
 
 
 @pytest.fixture

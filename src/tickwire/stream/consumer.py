@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
+from tickwire import speedups
 from tickwire.errors import ConfigError, TickwireError
 from tickwire.events import Event
 from tickwire.stream.driver import Driver, DriverConfig, FrameTap
@@ -223,21 +224,27 @@ class StreamConsumer:
     def __aiter__(self) -> AsyncIterator[Event]:
         self._claim("iterate")
         if self._events is None:
-            self._events = self._event_iter()
+            flatten = speedups.Flatten
+            self._events = flatten(self._decoded(), 2) if flatten is not None else self._event_iter()
         return self._events
 
     async def __anext__(self) -> Event:
         return await self.__aiter__().__anext__()
 
     async def _event_iter(self) -> AsyncIterator[Event]:
+        """Every event of every wake-up (in C: :data:`tickwire.speedups.Flatten`, the same)."""
         async for batches in self._decoded():
             for batch in batches:
                 for ev in batch:
                     yield ev
 
-    async def batches(self) -> AsyncIterator[list[Event]]:
+    def batches(self) -> AsyncIterator[list[Event]]:
         """One list of events per received frame (plus control events)."""
         self._claim("iterate")
+        flatten = speedups.Flatten
+        return flatten(self._decoded(), 1) if flatten is not None else self._batch_iter()
+
+    async def _batch_iter(self) -> AsyncIterator[list[Event]]:
         async for batches in self._decoded():
             for batch in batches:
                 yield batch
@@ -358,6 +365,30 @@ class StreamConsumer:
     async def _dispatch_batches(
         self, batches: list[list[Event]], on_error: Callable[[Exception, Event], Any] | None
     ) -> None:
+        fast = speedups.dispatch_single
+        if fast is None:
+            await self._dispatch_each(batches, on_error)
+            return
+        single = self._single
+        b = e = 0
+        while (stop := fast(batches, single, b, e)) is not None:
+            b, e, what = stop
+            ev = batches[b][e]
+            e += 1
+            if what is None:  # no single plain handler for its type: the general path
+                await self._dispatch_each([[ev]], on_error)
+            elif isinstance(what, Exception):
+                self._handler_failed(what, ev, single[type(ev)], on_error)
+            elif inspect.isawaitable(what):
+                try:
+                    await what
+                except Exception as exc:
+                    self._handler_failed(exc, ev, single[type(ev)], on_error)
+
+    async def _dispatch_each(
+        self, batches: list[list[Event]], on_error: Callable[[Exception, Event], Any] | None
+    ) -> None:
+        """Each event to its handlers (in C for the common case: :meth:`_dispatch_batches`)."""
         dispatch = self._dispatch
         single = self._single
         for batch in batches:

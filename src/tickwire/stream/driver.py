@@ -42,6 +42,7 @@ from typing import TypeVar
 import picows
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
+from tickwire import speedups
 from tickwire.backoff import Backoff
 from tickwire.errors import ConnectionLost, TickwireError
 from tickwire.events import Disconnected
@@ -168,6 +169,20 @@ class _Listener(WSListener):
         self.slow_frames = 0  # data frames that went through session.receive
         self.control_frames = 0  # ping, pong, close
         self._fragments: list[bytes] | None = None
+        reader = speedups.FrameReader
+        if reader is not None and type(self.queue) is EventQueue:
+            # the hot path in C: picows calls this instance attribute instead of the method below,
+            # which still gets every frame the C reader does not queue itself
+            self.on_ws_frame = reader(  # type: ignore[method-assign]
+                _Listener.on_ws_frame.__get__(self),
+                self.session,
+                self.queue,
+                self.metrics,
+                WSFrame,
+                probe,
+                self.max_size,
+                self.tapless,
+            )
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         # Runs before any frame is delivered (the server may speak first, in the same

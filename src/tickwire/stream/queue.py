@@ -89,6 +89,32 @@ def _no_decoder(frame: bytes) -> list[Event]:
 class EventQueue:
     """A bounded FIFO of frames and event batches. Single consumer, written from the loop's thread."""
 
+    # slots: the C frame reader (tickwire.speedups) reads and updates the hot ones in place
+    __slots__ = (
+        "_closed",
+        "_items",
+        "_paused",
+        "_waiter",
+        "bytes",
+        "count_events",
+        "decode",
+        "decode_fast",
+        "dropped",
+        "low_bytes",
+        "low_water",
+        "max_bytes",
+        "maxsize",
+        "metrics",
+        "on_overflow_disconnect",
+        "on_pause",
+        "on_resume",
+        "overflows",
+        "peak",
+        "peak_bytes",
+        "policy",
+        "resumed_at",
+    )
+
     def __init__(
         self,
         maxsize: int = 10_000,
@@ -126,11 +152,9 @@ class EventQueue:
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._closed = False
-        self.bytes = 0
-        """Bytes of frames queued now (see the module docstring)."""
+        self.bytes = 0  # bytes of frames queued now (see the module docstring)
         self.peak_bytes = 0
-        self.resumed_at: float | None = None
-        """``time.monotonic()`` of the last resume after a pause (block policy), or None."""
+        self.resumed_at: float | None = None  # time.monotonic() of the last resume (block), or None
         self.dropped = 0
         self.peak = 0
         self.overflows = 0
