@@ -76,14 +76,14 @@ if os.environ.get("TICKWIRE_PURE_PYTHON", "") not in ("1", "true", "yes"):
     except ImportError:  # not compiled here: the pure Python path
         pass
     try:
-        from tickwire import _hotpath
+        from tickwire._hotpath import Flatten as Flatten
+        from tickwire._hotpath import FrameReader as _FrameReader
+        from tickwire._hotpath import dispatch_single, frame_fields
     except ImportError:
         pass
     else:
-        Flatten = _hotpath.Flatten
-        dispatch_single = _hotpath.dispatch_single
-        if _frame_layout_checks(_hotpath.frame_fields):
-            FrameReader = _hotpath.FrameReader
+        if _frame_layout_checks(frame_fields):
+            FrameReader = _FrameReader
 
 
 def available() -> bool:

@@ -24,6 +24,7 @@ once authenticated and again after every reconnect.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -34,6 +35,7 @@ from typing import Any, Literal, Self
 
 import msgspec
 
+from tickwire import speedups
 from tickwire.credentials import Secret
 from tickwire.errors import AuthError, ConfigError, StreamWarning, TickwireError
 from tickwire.events import (
@@ -213,6 +215,7 @@ class StreamClient(ServiceMethods):
         self.market = market
         self.messages: MessageMode = messages
         self._on_message = _with_ws(on_message or _default_on_msg, 2, "on_message")
+        self._single: dict[type, Callable[[Any], Any]] = {}  # data event type -> on_message(self, ev)
         self._on_error = _with_ws(on_error or _default_on_error, 2, "on_error")
         self._on_close = _with_ws(on_close or _default_on_close, 3, "on_close")
         self._on_status = _with_ws(on_status, 2, "on_status") if on_status is not None else None
@@ -369,7 +372,31 @@ class StreamClient(ServiceMethods):
         self._message(text)
 
     def _deliver_events(self, events: list[Event]) -> None:
-        """Typed mode: control events to their callbacks, the rest (unknown types included) to on_message."""
+        """Typed mode: control events to their callbacks, the rest (unknown types included) to
+        on_message. Data events go through :data:`tickwire.speedups.dispatch_single` when built:
+        each data type gets ``on_message`` bound to this client the first time it is seen here."""
+        fast = speedups.dispatch_single
+        if fast is None:
+            self._deliver_each(events)
+            return
+        single = self._single
+        batches = [events]
+        at = 0
+        while (stop := fast(batches, single, 0, at)) is not None:
+            _, at, what = stop
+            ev = events[at]
+            at += 1
+            if what is None:  # first of its type, or a control event (never in ``single``)
+                if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
+                    self._control(ev)
+                else:
+                    single[type(ev)] = functools.partial(self._on_message, self)
+                    self._message(ev)
+            elif isinstance(what, Exception):
+                self._report(what)
+            # (any other value on_message returns is ignored, as below)
+
+    def _deliver_each(self, events: list[Event]) -> None:
         for ev in events:
             if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
                 self._control(ev)

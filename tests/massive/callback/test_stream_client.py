@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tickwire import AuthError, EquityTrade, Reconnected, Status
+from tickwire import AuthError, EquityTrade, Reconnected, Status, speedups
 from tickwire.errors import StreamWarning
 from tickwire.events import Connected, Disconnected, SubscriptionRejected
 from tickwire.massive.callback import StreamClient
@@ -90,7 +90,17 @@ def test_one_argument_handlers(sim: SimulatorThread, clients: list[StreamClient]
     assert errors == []
 
 
-def test_typed_events(sim: SimulatorThread, clients: list[StreamClient]) -> None:
+@pytest.fixture(params=["c_dispatch", "python_dispatch"])
+def dispatch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Typed delivery with the C handler loop (tickwire.speedups.dispatch_single) and without it."""
+    if request.param == "python_dispatch":
+        monkeypatch.setattr(speedups, "dispatch_single", None)
+    elif speedups.dispatch_single is None:
+        pytest.fail("tickwire._hotpath was not built")
+    return str(request.param)
+
+
+def test_typed_events(sim: SimulatorThread, clients: list[StreamClient], dispatch: str) -> None:
     rec = Recorder()
     client = make_client(sim, rec, messages="events")
     clients.append(client)
@@ -99,6 +109,35 @@ def test_typed_events(sim: SimulatorThread, clients: list[StreamClient]) -> None
     rec.wait_for(lambda: sum(isinstance(m, EquityTrade) for m in rec.messages) >= 3, what="3 typed trades")
     assert any(isinstance(m, Status) and m.status == "auth_success" for m in rec.messages)
     assert {m.symbol for m in rec.messages if isinstance(m, EquityTrade)} == {"AAPL"}
+
+
+def test_typed_events_with_a_raising_handler_and_a_status_callback(
+    sim: SimulatorThread, clients: list[StreamClient], dispatch: str
+) -> None:
+    """Every failing call is reported once, in order; the engine's control events go to on_status,
+    never to on_message (the server's statuses are messages, as in the seed)."""
+    rec = Recorder()
+    calls: list[object] = []
+
+    def flaky(ws: StreamClient, msg: object) -> str:
+        calls.append(msg)
+        if len(calls) % 2:
+            raise ValueError(f"handler bug #{len(calls)}")
+        rec.on_message(ws, msg)  # type: ignore[arg-type]
+        return "a value on_message returns is ignored"
+
+    client = make_client(sim, rec, messages="events", on_message=flaky, on_status=rec.on_status)
+    clients.append(client)
+    client.start_stream_thread()
+    client.subscribe_stock_trades(["AAPL", "MSFT"])
+    rec.wait_for(lambda: len(rec.messages) >= 6, what="typed trades")
+    client.close_stream()
+    assert any(isinstance(m, EquityTrade) for m in calls)
+    assert not any(isinstance(m, Connected | Disconnected) for m in calls)
+    failed = [e for e in rec.errors if isinstance(e, ValueError)]
+    assert [str(e) for e in failed[:3]] == ["handler bug #1", "handler bug #3", "handler bug #5"]
+    assert len(failed) in (len(calls) // 2, (len(calls) + 1) // 2)
+    assert any(isinstance(s, Connected) for s in rec.statuses)
 
 
 def test_a_raising_handler_is_reported_and_the_stream_goes_on(
