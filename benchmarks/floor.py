@@ -6,10 +6,15 @@ runs per event. Every other front-end hands each event to user code, and the sha
 hand-off has a price of its own, measured here on prebuilt events (the same user code as the
 benchmark's clients):
 
-* ``batches``: an async generator yields one list per frame; the consumer adds ``len``.
-* ``async_for``: an async generator yields each event; the consumer adds 1 (``async for ev in client``).
+* ``batches``: one list per frame; the consumer adds ``len``.
+* ``async_for``: each event; the consumer adds 1 (``async for ev in client``).
 * ``handler``: each event passed to a plain function that adds 1 (``client.on("T", fn)``).
 * ``json_loads``: the callback clients' shared handler, ``json.loads`` of each raw frame.
+
+The first three are measured as tickwire hands events over: from an async generator of wake-ups
+(``max(1, 128 // batch)`` frames each, as ``EventQueue.drain`` takes them) through the C steps of
+``tickwire._hotpath`` (``Flatten``, ``dispatch_single``) when they are built, and as the pure Python
+engine does (``*_pure``: nested ``for`` loops in async generators, a Python loop of handler calls).
 
 A front-end that cost nothing beyond the bare loop and this floor would reach
 ``bare / (bare + floor)`` of the bare loop's events/s: the ceiling ``throughput.md`` prints beside
@@ -39,41 +44,91 @@ import stream_server
 ROUNDS = 7
 
 
-async def _batches(frames: list[list[Any]]) -> AsyncIterator[list[Any]]:
-    for events in frames:
-        yield events
+Wakeups = list[list[list[Any]]]
 
 
-async def _events(frames: list[list[Any]]) -> AsyncIterator[Any]:
-    for events in frames:
-        for ev in events:
-            yield ev
+async def _wakeups(wakeups: Wakeups) -> AsyncIterator[list[list[Any]]]:
+    for got in wakeups:  # the drain loop: one wake-up's frames at a time
+        yield got
 
 
-async def _shape_batches(frames: list[list[Any]]) -> int:
+async def _batches(wakeups: Wakeups) -> AsyncIterator[list[Any]]:
+    async for got in _wakeups(wakeups):
+        for events in got:
+            yield events
+
+
+async def _events(wakeups: Wakeups) -> AsyncIterator[Any]:
+    async for got in _wakeups(wakeups):
+        for events in got:
+            for ev in events:
+                yield ev
+
+
+async def _shape_batches_pure(wakeups: Wakeups) -> int:
     count = 0
-    async for events in _batches(frames):
+    async for events in _batches(wakeups):
         count += len(events)
     return count
 
 
-async def _shape_async_for(frames: list[list[Any]]) -> int:
+async def _shape_async_for_pure(wakeups: Wakeups) -> int:
     count = 0
-    async for _ev in _events(frames):
+    async for _ev in _events(wakeups):
         count += 1
     return count
 
 
-async def _shape_handler(frames: list[list[Any]]) -> int:
+async def _shape_handler_pure(wakeups: Wakeups) -> int:
     count = 0
 
     def on_trade(_ev: Any) -> None:
         nonlocal count
         count += 1
 
-    async for events in _batches(frames):
-        for ev in events:
-            on_trade(ev)
+    single = {}
+    async for got in _wakeups(wakeups):
+        for events in got:
+            for ev in events:
+                one = single.get(type(ev), on_trade)  # the consumer's lookup per event
+                one(ev)
+    return count
+
+
+async def _shape_batches(wakeups: Wakeups) -> int:
+    from tickwire.speedups import Flatten
+
+    assert Flatten is not None
+    count = 0
+    async for events in Flatten(_wakeups(wakeups), 1):
+        count += len(events)
+    return count
+
+
+async def _shape_async_for(wakeups: Wakeups) -> int:
+    from tickwire.speedups import Flatten
+
+    assert Flatten is not None
+    count = 0
+    async for _ev in Flatten(_wakeups(wakeups), 2):
+        count += 1
+    return count
+
+
+async def _shape_handler(wakeups: Wakeups) -> int:
+    from tickwire.speedups import dispatch_single
+
+    assert dispatch_single is not None
+    count = 0
+
+    def on_trade(_ev: Any) -> None:
+        nonlocal count
+        count += 1
+
+    single: dict[type, Callable[[Any], Any]] = {}
+    async for got in _wakeups(wakeups):
+        single[type(got[0][0])] = on_trade
+        assert dispatch_single(got, single, 0, 0) is None
     return count
 
 
@@ -95,21 +150,30 @@ def measure(batch: int, events: int = 200_000) -> dict[str, float]:
 
     frame = stream_server.events_payload(1, batch + 1)
     decoded = MassiveDecoder("stocks").decode(frame)
+    from tickwire import speedups
+
     n_frames = max(1, events // batch)
     frames = [list(decoded) for _ in range(n_frames)]
+    per = max(1, 128 // batch)
+    wakeups = [frames[i : i + per] for i in range(0, n_frames, per)]
     total = n_frames * batch
+    shapes = [
+        ("batches_pure", _shape_batches_pure),
+        ("async_for_pure", _shape_async_for_pure),
+        ("handler_pure", _shape_handler_pure),
+    ]
+    if speedups.hot_path()["flatten"]:
+        shapes += [("batches", _shape_batches), ("async_for", _shape_async_for), ("handler", _shape_handler)]
     loop = asyncio.new_event_loop()
     try:
         out = {
-            name: _best(lambda shape=shape: loop.run_until_complete(shape(frames)), total)  # type: ignore[misc]
-            for name, shape in (
-                ("batches", _shape_batches),
-                ("async_for", _shape_async_for),
-                ("handler", _shape_handler),
-            )
+            name: _best(lambda shape=shape: loop.run_until_complete(shape(wakeups)), total)  # type: ignore[misc]
+            for name, shape in shapes
         }
     finally:
         loop.close()
+    for name in ("batches", "async_for", "handler"):  # without the C steps tickwire runs the pure shapes
+        out.setdefault(name, out[name + "_pure"])
     raw = [frame.decode()] * n_frames
 
     def loads() -> int:

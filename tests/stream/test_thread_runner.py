@@ -162,6 +162,39 @@ def test_stop_from_deliver_returns_at_once_and_nothing_is_delivered_after(sim: S
     assert tickwire_threads() == set()
 
 
+def test_deliver_all_gets_whole_hand_offs_and_on_stopping_runs_once_before_the_wait(
+    sim: SimulatorThread,
+) -> None:
+    client = make_client(sim)
+    sink = Sink()
+    hand_offs: list[int] = []
+    stopping: list[bool] = []
+    runner: ThreadRunner
+
+    def deliver_all(items: list[Item]) -> None:
+        hand_offs.append(len(items))
+        for item in items:
+            if runner.stopping:
+                return
+            sink.deliver(item)
+            if len(sink.data()) == 3:
+                runner.stop()
+
+    runner = ThreadRunner(
+        client,
+        lambda item: pytest.fail("deliver is not called when deliver_all is given"),
+        sink.finish,
+        deliver_all=deliver_all,
+        on_stopping=lambda: stopping.append(runner.stopping),
+    )
+    runner.start()
+    assert runner.wait(WAIT), "the stream did not end after stop() from deliver_all"
+    runner.stop(timeout=WAIT)  # a second stop: on_stopping does not run again
+    assert len(sink.data()) == 3 and sink.finished == ["tickwire-dispatch"]
+    assert stopping == [True] and hand_offs and sum(hand_offs) >= len(sink.items)
+    assert tickwire_threads() == set()
+
+
 def test_a_fatal_error_ends_the_stream_and_finished_runs_once(sim: SimulatorThread) -> None:
     client = make_client(sim, api_key="wrong-key")
     sink = Sink()

@@ -225,8 +225,16 @@ class StreamClient(ServiceMethods):
             if not tw.handlers and not logging.getLogger().handlers:
                 tw.addHandler(logging.StreamHandler())
         self._utf8_errors = "replace"
-        deliver = self._deliver_events_of if messages == "events" else self._deliver_raw
-        self._runner = ThreadRunner(self.client, deliver, self._finish)
+        if messages == "events":
+            self._runner = ThreadRunner(
+                self.client,
+                self._deliver_events_of,
+                self._finish,
+                deliver_all=self._deliver_items,
+                on_stopping=self._single.clear,  # a C dispatch then hands its next event back
+            )
+        else:
+            self._runner = ThreadRunner(self.client, self._deliver_raw, self._finish)
 
     def __repr__(self) -> str:
         state = {"ended": "closed", "stopping": "closing"}.get(self._runner.state, self._runner.state)
@@ -371,32 +379,46 @@ class StreamClient(ServiceMethods):
             return
         self._message(text)
 
-    def _deliver_events(self, events: list[Event]) -> None:
-        """Typed mode: control events to their callbacks, the rest (unknown types included) to
-        on_message. Data events go through :data:`tickwire.speedups.dispatch_single` when built:
-        each data type gets ``on_message`` bound to this client the first time it is seen here."""
+    def _deliver_items(self, items: list[Item]) -> None:
+        """Typed mode, one hand-off: decoded about 128 events at a time (on the dispatch thread)
+        and passed through :data:`tickwire.speedups.dispatch_single` when built, where each data
+        type gets ``on_message`` bound to this client the first time it is seen. Control events,
+        failures and a stop are handled here; a stop empties ``_single`` (the runner's
+        ``on_stopping``), so the C loop hands the next event back and ends there."""
         fast = speedups.dispatch_single
+        runner = self._runner
         if fast is None:
-            self._deliver_each(events)
+            for item in items:
+                if runner.stopping:
+                    return
+                self._deliver_events_of(item)
             return
         single = self._single
-        batches = [events]
+        decode = self.client.decode_items
         at = 0
-        while (stop := fast(batches, single, 0, at)) is not None:
-            _, at, what = stop
-            ev = events[at]
-            at += 1
-            if what is None:  # first of its type, or a control event (never in ``single``)
-                if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
-                    self._control(ev)
-                else:
-                    single[type(ev)] = functools.partial(self._on_message, self)
-                    self._message(ev)
-            elif isinstance(what, Exception):
-                self._report(what)
-            # (any other value on_message returns is ignored, as below)
+        while at < len(items):
+            batches, at = decode(items, at, 128)
+            b = e = 0
+            while (stop := fast(batches, single, b, e)) is not None:
+                if runner.stopping:
+                    return
+                b, e, what = stop
+                ev = batches[b][e]
+                e += 1
+                if what is None:  # first of its type, or a control event (never in ``single``)
+                    if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
+                        self._control(ev)
+                    else:
+                        single[type(ev)] = functools.partial(self._on_message, self)
+                        self._message(ev)
+                elif isinstance(what, Exception):
+                    self._report(what)
+                # (any other value on_message returns is ignored, as in _deliver_events)
+            if runner.stopping:
+                return
 
-    def _deliver_each(self, events: list[Event]) -> None:
+    def _deliver_events(self, events: list[Event]) -> None:
+        """Typed mode: control events to their callbacks, the rest (unknown types included) to on_message."""
         for ev in events:
             if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
                 self._control(ev)

@@ -280,6 +280,31 @@ class StreamConsumer:
         self.metrics_counters.events += len(events)
         return events
 
+    def decode_items(self, items: list[Item], start: int, max_events: int) -> tuple[list[list[Event]], int]:
+        """:meth:`decode_item` of ``items[start:]`` until about ``max_events`` events (at least one
+        item): their event lists and the index of the first item left. Decoding a hand-off a bit at
+        a time keeps the events in use few, as :meth:`EventQueue.drain` does."""
+        fast, slow = self.queue.decode_fast, self.queue.decode
+        out: list[list[Event]] = []
+        n = 0
+        at = start
+        end = len(items)
+        while at < end and (n < max_events or not out):
+            item = items[at]
+            at += 1
+            if type(item) is bytes:
+                try:
+                    events = fast(item)
+                except Exception:
+                    events = slow(item)
+            else:
+                assert isinstance(item, list)
+                events = item
+            n += len(events)
+            out.append(events)
+        self.metrics_counters.events += n
+        return out, at
+
     def mark_delivered(self, events: int) -> None:
         """Count ``events`` that a :meth:`raw_items` consumer handed on undecoded (``metrics().events``)."""
         self.metrics_counters.events += events

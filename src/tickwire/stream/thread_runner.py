@@ -68,14 +68,21 @@ class ThreadRunner:
         *,
         hand_off: int = 1024,
         name: str = "tickwire",
+        deliver_all: Callable[[list[Item]], None] | None = None,
+        on_stopping: Callable[[], None] | None = None,
     ) -> None:
         """``deliver`` gets each queued item on the dispatch thread; ``finished`` runs there once, at
         the end. ``hand_off`` caps the items taken per wake-up; threads are named ``<name>-io`` and
-        ``<name>-dispatch``."""
+        ``<name>-dispatch``. ``deliver_all``, if given, gets each hand-off's items in one call
+        instead (a front-end that decodes and dispatches them together); it must deliver nothing
+        once :attr:`stopping` is True. ``on_stopping`` runs (on the caller's thread) as soon as
+        :meth:`stop` has set it, before waiting for the threads."""
         if hand_off < 1:
             raise ValueError("hand_off must be at least 1")
         self.consumer = consumer
         self._deliver = deliver
+        self._deliver_all = deliver_all
+        self._on_stopping = on_stopping
         self._finished = finished
         self._hand_off = hand_off
         self._name = name
@@ -149,6 +156,8 @@ class ThreadRunner:
             first = not self._stopping
             self._stopping = True
             loop, io, dispatcher = self._loop, self._io, self._dispatcher
+        if first and self._on_stopping is not None:
+            self._on_stopping()
         if io is None:
             self._ended.set()
             return
@@ -260,16 +269,21 @@ class ThreadRunner:
     def _run_dispatch(self) -> None:
         get = self._handoff.get
         deliver = self._deliver
+        deliver_all = self._deliver_all
         try:
             while True:
                 items = get()
                 if items is None:
                     break
                 try:
-                    for item in items:
-                        if self._stopping:
-                            break
-                        deliver(item)
+                    if deliver_all is not None:
+                        if not self._stopping:
+                            deliver_all(items)
+                    else:
+                        for item in items:
+                            if self._stopping:
+                                break
+                            deliver(item)
                 except Exception:
                     log.exception("delivering a stream item failed")
                 self._wake_pump()

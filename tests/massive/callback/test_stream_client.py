@@ -240,6 +240,31 @@ def test_close_from_a_handler(sim: SimulatorThread, clients: list[StreamClient])
     client.close_stream()
 
 
+def test_close_from_a_typed_handler_delivers_nothing_after_it(
+    sim: SimulatorThread, clients: list[StreamClient], dispatch: str
+) -> None:
+    """Typed hand-offs are dispatched many events per call (in C): a stop from the handler must
+    still end delivery at that event, even with more of the frame and hand-off left."""
+    rec = Recorder()
+    trades: list[EquityTrade] = []
+
+    def stop_after_five(ws: StreamClient, msg: object) -> None:
+        if isinstance(msg, EquityTrade):
+            trades.append(msg)
+            if len(trades) == 5:
+                ws.close_stream()
+            elif len(trades) > 5:
+                raise AssertionError("delivered after close_stream")
+
+    client = make_client(sim, rec, messages="events", on_message=stop_after_five)
+    client.start_stream_thread()
+    client.subscribe_stock_trades()  # every symbol: several trades per frame
+    assert client.wait(10), "the stream did not end after close_stream() from a handler"
+    assert len(trades) == 5 and rec.errors == []
+    assert rec.closes == [(1000, "closed by client")]
+    client.close_stream()
+
+
 def test_bad_key_stops_with_a_clear_error(sim: SimulatorThread) -> None:
     rec = Recorder()
     client = make_client(sim, rec, api_key="wrong-key-123")
