@@ -467,9 +467,10 @@ def floor_section(floors: dict[int, dict[str, float]], us: Callable[[str, int], 
     lines = [
         "",
         "The interpreter's floor (`floor.py`, same run, same CPU): what each front-end's user code "
-        "costs in CPython with no socket, decode or tickwire (an async generator step per frame or "
-        "per event, a handler call per event, `json.loads` of a frame). The bare loop runs no Python "
-        "per event, so a front-end can reach at most bare / (bare + floor) of it.",
+        "costs in CPython with no socket or decode, shaped as tickwire hands events over (with its C "
+        "steps when built: a `Flatten` step per frame or per event, a handler call through "
+        "`dispatch_single` per event; `json.loads` of a frame). The bare loop runs no Python per "
+        "event, so a front-end can reach at most bare / (bare + floor) of it.",
         "",
         "| B | client | floor ns/event | bare µs/event | ceiling vs bare | target | measured "
         "| within reach |",
