@@ -418,8 +418,12 @@ class StreamClient(ServiceMethods):
                 return
 
     def _deliver_events(self, events: list[Event]) -> None:
-        """Typed mode: control events to their callbacks, the rest (unknown types included) to on_message."""
+        """Typed mode: control events to their callbacks, the rest (unknown types included) to
+        on_message; nothing once the stream is stopping (a frame may hold many events)."""
+        runner = self._runner
         for ev in events:
+            if runner.stopping:
+                return
             if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
                 self._control(ev)
             else:

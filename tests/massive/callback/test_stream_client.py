@@ -257,10 +257,14 @@ def test_close_from_a_typed_handler_delivers_nothing_after_it(
                 raise AssertionError("delivered after close_stream")
 
     client = make_client(sim, rec, messages="events", on_message=stop_after_five)
+    sim.pause_data()  # only the frame below: ten trades in one frame
     client.start_stream_thread()
-    client.subscribe_stock_trades()  # every symbol: several trades per frame
+    client.subscribe_stock_trades(["AAPL"])
+    sim.wait_subscribed("stocks", {"T.AAPL"})
+    trade = '{{"ev":"T","sym":"AAPL","i":"{q}","x":4,"p":100.5,"s":1,"t":1700000000000,"q":{q},"z":3}}'
+    sim.send_raw("[" + ",".join(trade.format(q=q) for q in range(1, 11)) + "]")
     assert client.wait(10), "the stream did not end after close_stream() from a handler"
-    assert len(trades) == 5 and rec.errors == []
+    assert [t.sequence_number for t in trades] == [1, 2, 3, 4, 5] and rec.errors == []
     assert rec.closes == [(1000, "closed by client")]
     client.close_stream()
 
