@@ -260,6 +260,57 @@ def test_a_cancel_while_waiting_reaches_the_source() -> None:
     asyncio.run(scenario())
 
 
+class _Suspend:
+    """An awaitable that suspends once, yielding a marker (what a future does to the loop)."""
+
+    def __await__(self) -> Any:
+        yield "suspended"
+
+
+def test_throw_and_close_reach_the_source_step_in_progress() -> None:
+    """Driven by hand as the interpreter would under a tracer: a value the source yields after
+    catching what was thrown is the awaited item; close() ends the step in progress."""
+
+    async def catches() -> AsyncIterator[list[list[int]]]:
+        try:
+            await _Suspend()
+        except KeyError:
+            yield [[99, 100]]
+
+    assert speedups.Flatten is not None
+    it: Any = speedups.Flatten(catches(), 2)
+    assert it.send(None) == "suspended"
+    with pytest.raises(StopIteration) as stop:
+        it.throw(KeyError("k"))
+    assert stop.value.value == 99
+    with pytest.raises(StopIteration) as stop:
+        it.send(None)  # the buffered rest: no step of the source
+    assert stop.value.value == 100
+    with pytest.raises(TypeError):
+        it.throw("not an exception")
+
+    async def waits() -> AsyncIterator[list[list[int]]]:
+        await _Suspend()
+        yield [[1]]
+
+    def after_close(it: Any) -> str:
+        """What the next step does once the step in progress was closed."""
+        step = it.__anext__()
+        assert step.send(None) == "suspended"
+        step.close()
+        try:
+            it.__anext__().send(None)
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    # the same as the Python engine's async generators (CPython leaves the source marked running)
+    closed_c = after_close(speedups.Flatten(waits(), 2))
+    assert closed_c == after_close(_python_flat(waits(), 2)) and "already running" in closed_c
+    with pytest.raises(ValueError, match="boom"):  # thrown with nothing in progress: raised as is
+        speedups.Flatten(waits(), 2).throw(ValueError("boom"))
+
+
 def test_aclose_closes_the_source() -> None:
     async def scenario() -> None:
         closed: list[bool] = []

@@ -58,6 +58,26 @@ typedef struct {
 
 enum { WS_TEXT = 1, WS_BINARY = 2 };
 
+/* Whether `type` is picows' WSFrame of the struct above (its size and its name): a struct read from
+ * any other object would be garbage. */
+static int is_frame_type(PyTypeObject *type) {
+    return type->tp_basicsize == (Py_ssize_t)sizeof(PwFrame) && strcmp(type->tp_name, "picows.picows.WSFrame") == 0;
+}
+
+/* The value of the StopIteration being raised (a new reference), with public API only. */
+static int fetch_stop_value(PyObject **out) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *v = value != NULL ? PyObject_GetAttrString(value, "value") : Py_NewRef(Py_None);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    if (v == NULL) return -1;
+    *out = v;
+    return 0;
+}
+
 /* The slot of a __slots__ attribute of `type` (its member descriptor's offset), or -1. */
 static Py_ssize_t slot_offset(PyTypeObject *type, const char *name) {
     PyObject *descr = PyObject_GetAttrString((PyObject *)type, name);
@@ -216,7 +236,7 @@ static PyObject *reader_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
                                      &metrics, &PyType_Type, &frame_type, &PyBytes_Type, &probe, &max_size,
                                      &tapless))
         return NULL;
-    if (((PyTypeObject *)frame_type)->tp_basicsize != (Py_ssize_t)sizeof(PwFrame)) {
+    if (!is_frame_type((PyTypeObject *)frame_type)) {
         PyErr_SetString(PyExc_TypeError, "frame_type is not picows' WSFrame of the layout this was built for");
         return NULL;
     }
@@ -287,8 +307,8 @@ static PyTypeObject FrameReaderType = {
 /* frame_fields(frame) -> (payload bytes, msg_type int, fin int): read from the C struct, for the
  * layout check in tickwire.speedups. */
 static PyObject *frame_fields(PyObject *mod, PyObject *frame) {
-    if (Py_TYPE(frame)->tp_basicsize != (Py_ssize_t)sizeof(PwFrame)) {
-        PyErr_SetString(PyExc_TypeError, "not a frame of the expected size");
+    if (!is_frame_type(Py_TYPE(frame))) {
+        PyErr_SetString(PyExc_TypeError, "not a picows WSFrame of the expected size");
         return NULL;
     }
     PwFrame *f = (PwFrame *)frame;
@@ -422,7 +442,7 @@ static PySendResult flat_step(Flatten *self, PyObject *arg, PyObject *thrown, Py
             if (res != NULL) {
                 r = PYGEN_NEXT;
             } else if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
-                if (_PyGen_FetchStopIterationValue(&res) < 0) {
+                if (fetch_stop_value(&res) < 0) {
                     Py_CLEAR(self->pending);
                     return PYGEN_ERROR;
                 }
