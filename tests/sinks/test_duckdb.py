@@ -153,3 +153,22 @@ async def test_a_reader_gets_in_while_the_sink_writes_back_to_back(tmp_path: Pat
     await sink.close()
     counted = await reading
     assert counted is not None and counted >= 50
+
+
+async def test_a_reopened_sink_reads_the_watermark_from_the_file(tmp_path: Path) -> None:
+    """The watermark kept from the last commit answers only until the sink is closed or reopened:
+    after that the file decides (it may have been replaced meanwhile)."""
+    path = tmp_path / "db.duckdb"
+    j = journal_id()
+    sink = DuckDBSink(path, STOCKS, release_every=0.0, release_gap=0.0)
+    await sink.open()
+    written = batch(j, 0, market(5))
+    await sink.write(written)
+    assert await sink.watermark(j) == written.end
+    await sink.close()
+    path.unlink()  # the file is gone (replaced, restored from an older copy...)
+    await sink.open()
+    assert await sink.watermark(j) == 0
+    await sink.write(written)  # and its tables are made again
+    assert await sink.watermark(j) == written.end
+    await sink.close()

@@ -70,7 +70,7 @@ def query(
         try:
             con = duckdb.connect(str(path), read_only=True)
             break
-        except duckdb.IOException as exc:  # the recorder is writing: it lets go every second, 0.1 s
+        except duckdb.IOException as exc:  # the recorder has it: it lets go at least every second
             if time.monotonic() > deadline:
                 typer.echo(f"error: cannot open {path}: {_printable(str(exc))}", err=True)
                 raise typer.Exit(1) from None

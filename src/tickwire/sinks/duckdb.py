@@ -88,6 +88,9 @@ class DuckDBSink:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # (re)opened: what the file holds is read from it, never remembered from before
+        self._committed.clear()
+        self._created.clear()
 
     async def watermark(self, journal: str) -> int:
         try:
@@ -109,6 +112,7 @@ class DuckDBSink:
             self._releaser.cancel()
             self._releaser = None
         with self._lock:
+            self._committed.clear()
             if self._con is not None:
                 self._con.close()
                 self._con = None
