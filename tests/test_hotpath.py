@@ -38,19 +38,27 @@ def test_the_extension_is_built_and_the_frame_layout_checks_out() -> None:
 
 
 class _Session:
-    passthrough = True
+    def __init__(self, passthrough: bool = True) -> None:
+        self.passthrough = passthrough
 
 
 def _frame(payload: bytes, kind: WSMsgType = WSMsgType.TEXT, fin: bool = True) -> WSFrame:
     return pw._make_test_ws_frame(kind, payload, fin, False)
 
 
-def _reader(queue: EventQueue, *, probe: bytes = b"~", max_size: int = 1 << 20, tapless: bool = True) -> Any:
+def _reader(
+    queue: EventQueue,
+    *,
+    probe: bytes = b"~",
+    max_size: int = 1 << 20,
+    tapless: bool = True,
+    passthrough: bool = True,
+) -> Any:
     slow: list[tuple[object, bytes]] = []
     assert speedups.FrameReader is not None
     reader = speedups.FrameReader(
         lambda t, f: slow.append((t, f.get_payload_as_bytes())),
-        _Session(),
+        _Session(passthrough),
         queue,
         queue.metrics,
         WSFrame,
@@ -106,21 +114,7 @@ def test_every_other_frame_goes_to_the_python_reader(why: str) -> None:
         "not streaming": _frame(b"[1]"),
         "tap": _frame(b"[1]"),
     }[why]
-    reader, slow = _reader(queue, max_size=100, tapless=why != "tap")
-    if why == "not streaming":
-        reader_session = _Session()
-        reader_session.passthrough = False  # type: ignore[misc]
-        assert speedups.FrameReader is not None
-        reader = speedups.FrameReader(
-            lambda t, f: slow.append((t, f.get_payload_as_bytes())),
-            reader_session,
-            queue,
-            queue.metrics,
-            WSFrame,
-            b"~",
-            100,
-            True,
-        )
+    reader, slow = _reader(queue, max_size=100, tapless=why != "tap", passthrough=why != "not streaming")
     reader("transport", frame)
     assert slow == [("transport", frame.get_payload_as_bytes())]
     assert len(queue) == 0 and queue.bytes == 0 and queue.metrics.frames == 0

@@ -35,7 +35,6 @@ static PyObject *str_passthrough;
 static PyObject *str_wake;
 static PyObject *str_overflow;
 static PyObject *str_anext;
-static PyObject *str_send;
 static PyObject *str_throw;
 static PyObject *str_close;
 static PyObject *str_aclose;
@@ -667,7 +666,6 @@ PyMODINIT_FUNC PyInit__hotpath(void) {
     INTERN(str_wake, "_wake");
     INTERN(str_overflow, "_overflow");
     INTERN(str_anext, "__anext__");
-    INTERN(str_send, "send");
     INTERN(str_throw, "throw");
     INTERN(str_close, "close");
     INTERN(str_aclose, "aclose");
@@ -675,8 +673,7 @@ PyMODINIT_FUNC PyInit__hotpath(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "FrameReader", (PyObject *)&FrameReaderType) < 0 ||
-        PyModule_AddObjectRef(m, "Flatten", (PyObject *)&FlattenType) < 0 ||
-        PyModule_AddIntConstant(m, "FRAME_SIZE", (long)sizeof(PwFrame)) < 0) {
+        PyModule_AddObjectRef(m, "Flatten", (PyObject *)&FlattenType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,8 +1,6 @@
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-FRAME_SIZE: int
-
 class FrameReader:
     fast: int
     def __init__(
