@@ -307,7 +307,7 @@ async def run_massive(port: int, n: int, batch: int) -> dict[str, Any]:
     async def processor(msgs: list[Any]) -> None:
         nonlocal count, last
         count += len(msgs)
-        if count >= meter.target and meter.hit(count):
+        if count >= meter.target and not done.is_set() and meter.hit(count):
             last = msgs
             done.set()
 
@@ -396,7 +396,7 @@ async def run_tickwire_handler(port: int, n: int, batch: int) -> dict[str, Any]:
     def on_trade(ev: Any) -> None:
         nonlocal count, last
         count += 1
-        if count >= meter.target and meter.hit(count, first=batch):
+        if count >= meter.target and not done.is_set() and meter.hit(count, first=batch):
             last = ev
             done.set()
 
@@ -496,10 +496,10 @@ async def run_tickwire_threaded(port: int, n: int, batch: int) -> dict[str, Any]
 
     def on_message(ws: Any, ev: Any) -> None:
         nonlocal count
-        if type(ev) is not EquityTrade or done.is_set():
+        if type(ev) is not EquityTrade:  # statuses come first
             return
         count += 1
-        if count >= meter.target and meter.hit(count, first=batch):
+        if count >= meter.target and not done.is_set() and meter.hit(count, first=batch):
             last[0] = ev
             done.set()
 

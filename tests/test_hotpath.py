@@ -353,6 +353,47 @@ def _interrupt(ev: object) -> None:
     raise KeyboardInterrupt
 
 
+def test_dispatch_single_sees_a_changed_dict_at_the_next_event() -> None:
+    """The handler of the last type is kept only while the dict is unchanged: a handler replaced,
+    or the dict emptied (a stop from another thread), takes effect at the very next event."""
+    fast = speedups.dispatch_single
+    assert fast is not None
+    seen: list[tuple[str, int]] = []
+    single: dict[type, Callable[[Any], Any]] = {}
+
+    def first(ev: int) -> None:
+        seen.append(("first", ev))
+        if ev == 2:
+            single[int] = second  # replaced in place, same type
+
+    def second(ev: int) -> None:
+        seen.append(("second", ev))
+        if ev == 4:
+            single.clear()
+
+    single[int] = first
+    assert fast([[1, 2, 3], [4, 5]], single, 0, 0) == (1, 1, None)
+    assert seen == [("first", 1), ("first", 2), ("second", 3), ("second", 4)]
+
+
+def test_dispatch_single_passes_first_before_each_event() -> None:
+    fast = speedups.dispatch_single
+    assert fast is not None
+    got: list[tuple[object, object]] = []
+    me = object()
+    single: dict[type, Callable[..., Any]] = {int: lambda who, ev: got.append((who, ev)), str: _raises_two}
+    assert fast([[1, 2]], single, 0, 0, me) is None
+    assert got == [(me, 1), (me, 2)]
+    b, e, exc = fast([[3, "x"]], single, 0, 0, me)  # type: ignore[misc]
+    assert (b, e) == (0, 1) and isinstance(exc, ValueError) and str(exc) == "x"
+    with pytest.raises(TypeError):
+        fast([[1]], single, 0, 0, me, "too many")
+
+
+def _raises_two(who: object, ev: str) -> None:
+    raise ValueError(ev)
+
+
 # --- whole streams through both paths ----------------------------------------------------------
 
 

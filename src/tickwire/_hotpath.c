@@ -18,8 +18,8 @@
  *   buffered is returned without suspending and without a generator step (am_send returns it at
  *   once); only an empty buffer awaits the source.
  *
- * dispatch_single(batches, single, b, e) -> None | (b, e, what)
- *   Calls ``single[type(ev)](ev)`` for each event from batches[b][e] on while the event's type has
+ * dispatch_single(batches, single, b, e[, first]) -> None | (b, e, what)
+ *   Calls ``single[type(ev)](ev)`` (``(first, ev)`` when ``first`` is given) for each event from batches[b][e] on while the event's type has
  *   one plain handler and the call returns None. It stops at the first event it cannot finish and
  *   says where and why: ``what`` is None (no single handler: the caller dispatches it), the
  *   Exception the handler raised, or the value it returned (an awaitable to await). The caller
@@ -597,54 +597,97 @@ static PyTypeObject FlattenType = {
 
 /* -------------------------------------------------------------------------- dispatch_single */
 
+/* The handler of an event's type. The last type's handler is kept while the dict is unchanged
+ * (its version tag, CPython < 3.12): a stream is mostly one type, and a dict lookup with its
+ * hash costs about a tenth of the handler call. A change of the dict (a handler added, or the
+ * dict emptied to stop from another thread) is seen at the very next event. */
+typedef struct {
+    PyTypeObject *type; /* borrowed: only compared */
+    PyObject *fn;       /* owned */
+#if PY_VERSION_HEX < 0x030C0000
+    uint64_t version;
+#endif
+} LastHandler;
+
+static PyObject *handler_of(PyObject *single, PyTypeObject *type, LastHandler *last) {
+#if PY_VERSION_HEX < 0x030C0000
+    uint64_t version = ((PyDictObject *)single)->ma_version_tag;
+    if (last->fn != NULL && last->type == type && last->version == version) return last->fn;
+#endif
+    PyObject *fn = PyDict_GetItemWithError(single, (PyObject *)type);
+    if (fn == NULL) return NULL;
+    Py_INCREF(fn);
+    Py_XSETREF(last->fn, fn);
+    last->type = type;
+#if PY_VERSION_HEX < 0x030C0000
+    last->version = version;
+#endif
+    return fn;
+}
+
 static PyObject *dispatch_single(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4 || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "dispatch_single(batches: list, single: dict, b: int, e: int)");
+    if ((nargs != 4 && nargs != 5) || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "dispatch_single(batches: list, single: dict, b: int, e: int[, first])");
         return NULL;
     }
     PyObject *batches = args[0], *single = args[1];
+    PyObject *first = nargs == 5 ? args[4] : NULL;
     Py_ssize_t b = PyLong_AsSsize_t(args[2]), e = PyLong_AsSsize_t(args[3]);
     if (PyErr_Occurred()) return NULL;
+    LastHandler last = {NULL, NULL};
+    PyObject *result = NULL;
     for (; b < PyList_GET_SIZE(batches); b++, e = 0) {
         PyObject *batch = PyList_GET_ITEM(batches, b);
         if (!PyList_Check(batch)) {
             PyErr_SetString(PyExc_TypeError, "a batch is not a list");
-            return NULL;
+            goto done;
         }
         Py_INCREF(batch); /* a handler may change the lists */
         for (; e < PyList_GET_SIZE(batch); e++) {
             PyObject *ev = PyList_GET_ITEM(batch, e);
-            PyObject *fn = PyDict_GetItemWithError(single, (PyObject *)Py_TYPE(ev));
+            PyObject *fn = handler_of(single, Py_TYPE(ev), &last);
             if (fn == NULL) {
                 Py_DECREF(batch);
-                if (PyErr_Occurred()) return NULL;
-                return Py_BuildValue("(nnO)", b, e, Py_None);
+                if (!PyErr_Occurred()) result = Py_BuildValue("(nnO)", b, e, Py_None);
+                goto done;
             }
             Py_INCREF(ev);
             Py_INCREF(fn);
-            PyObject *res = PyObject_CallOneArg(fn, ev);
+            PyObject *res;
+            if (first == NULL) {
+                res = PyObject_CallOneArg(fn, ev);
+            } else {
+                PyObject *call[3] = {NULL, first, ev};
+                res = PyObject_Vectorcall(fn, call + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            }
             Py_DECREF(fn);
             Py_DECREF(ev);
             if (res == NULL) {
                 Py_DECREF(batch);
-                if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
+                if (!PyErr_ExceptionMatches(PyExc_Exception)) goto done;
                 PyObject *type, *value, *tb;
                 PyErr_Fetch(&type, &value, &tb);
                 PyErr_NormalizeException(&type, &value, &tb);
                 if (tb != NULL) PyException_SetTraceback(value, tb);
                 Py_XDECREF(type);
                 Py_XDECREF(tb);
-                return Py_BuildValue("(nnN)", b, e, value);
+                result = Py_BuildValue("(nnN)", b, e, value);
+                goto done;
             }
             if (res != Py_None) {
                 Py_DECREF(batch);
-                return Py_BuildValue("(nnN)", b, e, res);
+                result = Py_BuildValue("(nnN)", b, e, res);
+                goto done;
             }
             Py_DECREF(res);
         }
         Py_DECREF(batch);
     }
-    Py_RETURN_NONE;
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(last.fn);
+    return result;
 }
 
 static PyMethodDef methods[] = {

@@ -24,5 +24,5 @@ class Flatten(AsyncIterator[Any]):
 
 def frame_fields(frame: object) -> tuple[bytes, int, int]: ...
 def dispatch_single(
-    batches: list[list[Any]], single: dict[type, Callable[[Any], Any]], b: int, e: int
+    batches: list[list[Any]], single: dict[type, Callable[..., Any]], b: int, e: int, first: Any = ..., /
 ) -> tuple[int, int, Any] | None: ...

@@ -42,9 +42,10 @@ Flatten: Callable[[AsyncIterator[list[list[Any]]], int], AsyncIterator[Any]] | N
 """``Flatten(source, depth)``: the items (depth 2: events; 1: batches) of the lists of lists
 ``source`` yields, as an async iterator that returns a buffered item without a generator step."""
 
-DispatchSingle = Callable[[list[list[Any]], dict[type, Callable[[Any], Any]], int, int], Any]
+DispatchSingle = Callable[..., tuple[int, int, Any] | None]
 dispatch_single: DispatchSingle | None = None
-"""``dispatch_single(batches, single, b, e) -> None | (b, e, what)``: see ``tickwire._hotpath``."""
+"""``dispatch_single(batches, single, b, e[, first]) -> None | (b, e, what)``: see ``tickwire._hotpath``
+(``first``, if given, is passed before each event: ``single[type(ev)](first, ev)``)."""
 
 
 def _frame_layout_checks(frame_fields: Callable[[object], tuple[bytes, int, int]]) -> bool:

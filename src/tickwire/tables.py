@@ -204,15 +204,21 @@ def struct_spec(
     key: tuple[str, ...] = (),
     time_column: str | None = None,
 ) -> TableSpec:
-    """A table of an event Struct's public fields, in declaration order (``rename``: attribute →
-    column name). ``time_column`` defaults to the column of the class's ``_time_attr``, if any.
+    """A table of an event Struct's public fields, in declaration order, or in the class's
+    ``_column_order`` (attribute names; the rest after them) if it has one. ``rename``: attribute →
+    column name. ``time_column`` defaults to the column of the class's ``_time_attr``, if any.
     A class whose fields are declared wider than they hold once decoded (a wire time read into int
     ns after the decode) names the types they hold in ``_field_types``; the columns take those."""
     rename = rename or {}
     skip = set(exclude)
     cols: list[Column] = [Column("ev", "str")]
     by_attr: dict[str, str] = {}
-    for f in msgspec.structs.fields(cls):
+    fields = msgspec.structs.fields(cls)
+    order: tuple[str, ...] = getattr(cls, "_column_order", ())
+    if order:  # the table keeps its columns where the declaration follows the wire for speed
+        rank = {name: k for k, name in enumerate(order)}
+        fields = tuple(sorted(fields, key=lambda f: rank.get(f.name, len(rank))))
+    for f in fields:
         if f.name.startswith("_") or f.name in skip:
             continue
         col = rename.get(f.name, f.name)

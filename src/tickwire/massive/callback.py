@@ -24,7 +24,6 @@ once authenticated and again after every reconnect.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import os
@@ -215,7 +214,7 @@ class StreamClient(ServiceMethods):
         self.market = market
         self.messages: MessageMode = messages
         self._on_message = _with_ws(on_message or _default_on_msg, 2, "on_message")
-        self._single: dict[type, Callable[[Any], Any]] = {}  # data event type -> on_message(self, ev)
+        self._single: dict[type, Callable[..., Any]] = {}  # data event type -> on_message(self, ev)
         self._on_error = _with_ws(on_error or _default_on_error, 2, "on_error")
         self._on_close = _with_ws(on_close or _default_on_close, 3, "on_close")
         self._on_status = _with_ws(on_status, 2, "on_status") if on_status is not None else None
@@ -381,8 +380,9 @@ class StreamClient(ServiceMethods):
 
     def _deliver_items(self, items: list[Item]) -> None:
         """Typed mode, one hand-off: decoded about 128 events at a time (on the dispatch thread)
-        and passed through :data:`tickwire.speedups.dispatch_single` when built, where each data
-        type gets ``on_message`` bound to this client the first time it is seen. Control events,
+        and passed through :data:`tickwire.speedups.dispatch_single` when built, which calls
+        ``on_message(self, ev)`` for each data type in ``_single`` (a type is added the first time
+        it is seen). Control events,
         failures and a stop are handled here; a stop empties ``_single`` (the runner's
         ``on_stopping``), so the C loop hands the next event back and ends there."""
         fast = speedups.dispatch_single
@@ -399,7 +399,7 @@ class StreamClient(ServiceMethods):
         while at < len(items):
             batches, at = decode(items, at, 128)
             b = e = 0
-            while (stop := fast(batches, single, b, e)) is not None:
+            while (stop := fast(batches, single, b, e, self)) is not None:
                 if runner.stopping:
                     return
                 b, e, what = stop
@@ -409,7 +409,7 @@ class StreamClient(ServiceMethods):
                     if isinstance(ev, ControlEvent) and not isinstance(ev, RawEvent):
                         self._control(ev)
                     else:
-                        single[type(ev)] = functools.partial(self._on_message, self)
+                        single[type(ev)] = self._on_message
                         self._message(ev)
                 elif isinstance(what, Exception):
                     self._report(what)

@@ -107,21 +107,32 @@ class _TickerTEvent(MassiveEvent, kw_only=True):
 
 
 class EquityTrade(_SymEvent, tag="T", kw_only=True):
-    """``T``: a stock or option trade. Options trades carry only sym, x, p, s, c, t, q."""
+    """``T``: a stock or option trade. Options trades carry only sym, x, p, s, c, t, q.
+
+    The fields are declared in the order the server sends them (``sym, i, x, p, s, c, t, q, z``, as
+    in Polygon's captured examples): msgspec looks each key up from where the last one matched, so
+    a frame in declaration order decodes with one comparison per key (about 9 % fewer instructions
+    per trade than the documented schema order, the busiest stream's whole decode)."""
 
     symbol: str | None = msgspec.field(name="sym", default=None)
-    exchange: int | None = msgspec.field(name="x", default=None)
     id: int | str | None = msgspec.field(name="i", default=None)
-    tape: int | None = msgspec.field(name="z", default=None)
+    exchange: int | None = msgspec.field(name="x", default=None)
     price: float | None = msgspec.field(name="p", default=None)
     size: int | None = msgspec.field(name="s", default=None)
     fractional_shares: str | None = msgspec.field(name="ds", default=None)
     conditions: list[int] | None = msgspec.field(name="c", default=None)
     timestamp: int | None = msgspec.field(name="t", default=None)
     sequence_number: int | None = msgspec.field(name="q", default=None)
+    tape: int | None = msgspec.field(name="z", default=None)
     trf_id: int | None = msgspec.field(name="trfi", default=None)
     trf_timestamp: int | None = msgspec.field(name="trft", default=None)
     _alt_T: msgspec.UnsetType = msgspec.field(name="T", default=_UNSET)
+
+    _column_order: ClassVar[tuple[str, ...]] = (
+        "symbol", "exchange", "id", "tape", "price", "size", "fractional_shares", "conditions",
+        "timestamp", "sequence_number", "trf_id", "trf_timestamp",
+    )  # fmt: skip
+    """Tables keep the column order they had (massive's field order), whatever the declaration's."""
 
 
 class EquityQuote(_SymEvent, tag="Q", kw_only=True):
