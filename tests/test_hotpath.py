@@ -381,7 +381,10 @@ def test_dispatch_single_passes_first_before_each_event() -> None:
     assert fast is not None
     got: list[tuple[object, object]] = []
     me = object()
-    single: dict[type, Callable[..., Any]] = {int: lambda who, ev: got.append((who, ev)), str: _raises_two}
+    single: dict[type, Callable[..., Any]] = {
+        int: lambda who, ev: got.append((who, ev)),
+        str: _raise_the_event,
+    }
     assert fast([[1, 2]], single, 0, 0, me) is None
     assert got == [(me, 1), (me, 2)]
     b, e, exc = fast([[3, "x"]], single, 0, 0, me)  # type: ignore[misc]
@@ -390,7 +393,7 @@ def test_dispatch_single_passes_first_before_each_event() -> None:
         fast([[1]], single, 0, 0, me, "too many")
 
 
-def _raises_two(who: object, ev: str) -> None:
+def _raise_the_event(who: object, ev: str) -> None:
     raise ValueError(ev)
 
 

@@ -19,9 +19,9 @@
  *   once); only an empty buffer awaits the source.
  *
  * dispatch_single(batches, single, b, e[, first]) -> None | (b, e, what)
- *   Calls ``single[type(ev)](ev)`` (``(first, ev)`` when ``first`` is given) for each event from batches[b][e] on while the event's type has
- *   one plain handler and the call returns None. It stops at the first event it cannot finish and
- *   says where and why: ``what`` is None (no single handler: the caller dispatches it), the
+ *   Calls ``single[type(ev)](ev)`` (``(first, ev)`` when ``first`` is given) for each event
+ *   from batches[b][e] on while the event's type has one plain handler and the call returns None.
+ *   It stops at the first event it cannot finish and says where and why: ``what`` is None (no single handler: the caller dispatches it), the
  *   Exception the handler raised, or the value it returned (an awaitable to await). The caller
  *   goes on from (b, e + 1). An exception that is not an Exception (a cancel) propagates.
  */

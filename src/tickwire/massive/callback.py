@@ -382,9 +382,9 @@ class StreamClient(ServiceMethods):
         """Typed mode, one hand-off: decoded about 128 events at a time (on the dispatch thread)
         and passed through :data:`tickwire.speedups.dispatch_single` when built, which calls
         ``on_message(self, ev)`` for each data type in ``_single`` (a type is added the first time
-        it is seen). Control events,
-        failures and a stop are handled here; a stop empties ``_single`` (the runner's
-        ``on_stopping``), so the C loop hands the next event back and ends there."""
+        it is seen). Control events, failures and a stop are handled here; a stop empties
+        ``_single`` (the runner's ``on_stopping``), so the C loop hands the next event back and
+        ends there."""
         fast = speedups.dispatch_single
         runner = self._runner
         if fast is None:
