@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import HERE, Server
+from throughput import Server, run_client
 
 DEFAULT_CLIENTS = "bare,tickwire_batches,tickwire_async_for,tickwire_handler,tickwire_threaded"
 _SUMMARY = re.compile(r"^summary:\s+(.*)$", re.MULTILINE)
@@ -38,20 +37,19 @@ _EVENTS = re.compile(r"^events:\s+(.*)$", re.MULTILINE)
 
 
 def count(client: str, n: int, batch: int, ll_kib: int, out_dir: Path) -> dict[str, int]:
-    """One cachegrind run of ``client`` for ``n`` events: the whole process's event totals."""
+    """One cachegrind run of ``client`` for ``n`` events (checked as the throughput runs are: all N
+    events, the last one N, a clean close): the whole process's event totals."""
     server = Server(n, batch, cpu=-1, verbose=False)
     server.start()
     out = out_dir / f"{client}-{n}.cg"
-    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll_kib * 1024},16,64"]
-    cmd += [f"--cachegrind-out-file={out}", sys.executable, str(HERE / "bench_clients.py"), client]
-    cmd += ["--port", str(server.port), "--n", str(n), "--batch", str(batch), "--cpu", "-1"]
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll_kib * 1024},16,64"]
+    valgrind.append(f"--cachegrind-out-file={out}")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE, timeout=1800)
+        run = run_client(client, server, 1, cpu=-1, timeout=1800, wrapper=valgrind)
     finally:
         server.stop()
-    if proc.returncode != 0 or "RESULT " not in proc.stdout:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        raise RuntimeError(f"{client} (N={n}) failed under valgrind: {tail}")
+    if not run.ok:
+        raise RuntimeError(f"{client} (N={n}) failed under valgrind: {run.error}")
     text = out.read_text()
     names = _EVENTS.search(text)
     totals = _SUMMARY.search(text)

@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,10 +147,12 @@ def run_client(
     timeout: float,
     profile: Path | None = None,
     script: str = "bench_clients.py",
+    wrapper: Sequence[str] = (),
 ) -> Run:
-    """Run one client process against ``server``; kill it after ``timeout`` s and record why it failed."""
+    """Run one client process against ``server``; kill it after ``timeout`` s and record why it failed.
+    ``wrapper`` is a command the client runs under (``instructions.py``: valgrind)."""
     n, batch = server.n, server.batch
-    cmd = [sys.executable, str(HERE / script), name, "--port", str(server.port)]
+    cmd = [*wrapper, sys.executable, str(HERE / script), name, "--port", str(server.port)]
     cmd += ["--n", str(n), "--batch", str(batch), "--cpu", str(cpu)]
     if profile is not None:
         cmd += ["--profile", str(profile)]
